@@ -1,0 +1,5 @@
+"""``python -m pogo`` is ``pogo``."""
+
+from pogo.cli import main
+
+main()

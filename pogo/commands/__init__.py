@@ -1,0 +1,1 @@
+"""The sub-commands of ``pogo``, one module each; ``pogo.cli`` assembles them."""

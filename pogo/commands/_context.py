@@ -1,0 +1,58 @@
+"""What every sub-command shares: the settings, read once, and the error boundary."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+import click
+
+from fleet.store import StoreOptions
+from pogo.logs import configure_logging
+from pogo.settings import Settings, load_settings
+
+__all__ = ["AppContext", "get_settings", "pass_settings", "store_options"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AppContext:
+    """Holds the ``--config`` path and the settings, loaded on first use."""
+
+    def __init__(self, config_file: Path | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(config_file=self.config_file)
+            configure_logging(self._settings.log_format, self._settings.log_level)
+        return self._settings
+
+
+def get_settings() -> Settings:
+    """The settings of the running command (validated on first call)."""
+    return click.get_current_context().ensure_object(AppContext).settings
+
+
+def pass_settings(func: Callable[Concatenate[Settings, P], R]) -> Callable[P, R]:
+    """Decorator: call the command with the validated settings as its first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return func(get_settings(), *args, **kwargs)
+
+    return wrapper
+
+
+def store_options(settings: Settings) -> StoreOptions:
+    """The store's TimescaleDB policy parameters, from the settings."""
+    return StoreOptions(
+        telemetry_compress_after_days=settings.telemetry_compress_after_days,
+        telemetry_retention_days=settings.telemetry_retention_days,
+        daily_refresh_window_days=settings.daily_refresh_window_days,
+    )

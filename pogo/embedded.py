@@ -1,0 +1,325 @@
+"""Private services for the embedded default (``pogo demo``) and for the tests.
+
+:class:`PrivatePostgres` runs ``initdb`` into a data folder it owns (from the machine's own
+PostgreSQL binaries) and a ``postgres`` child process on a free loopback port;
+:class:`PrivateMosquitto` runs a ``mosquitto`` child process on a free loopback port with its
+persistence in a folder it owns. Both are context managers that stop what they started, and
+both run the server as a child of this process, so nothing outlives it.
+
+:func:`broker_config` is the one place that says how a broker serving this project must be set
+(the shipped ``deploy/mosquitto/mosquitto.conf`` repeats the same limits, and a test holds
+them equal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import psycopg
+
+from pogo.errors import EmbeddedServiceError
+
+__all__ = [
+    "BROKER_LIMITS",
+    "PrivateMosquitto",
+    "PrivatePostgres",
+    "broker_config",
+    "default_state_dir",
+    "free_port",
+]
+
+# Mosquitto's defaults silently drop QoS 1 messages for a slow or absent subscriber once 1,000
+# are queued, and let only 20 be in flight to one client. A fleet's bursts and an ingester
+# that is down for a while need room: one million queued messages per client (~300 MB at
+# telemetry sizes), no byte cap, and enough in flight for batched manual acknowledgements.
+BROKER_LIMITS: dict[str, str] = {
+    "max_queued_messages": "1000000",
+    "max_queued_bytes": "0",
+    "max_inflight_messages": "1000",
+    "persistent_client_expiration": "14d",
+    "autosave_interval": "30",
+    "message_size_limit": "0",
+    "max_packet_size": "4194304",
+}
+
+
+def default_state_dir() -> Path:
+    """Where ``pogo demo`` keeps its data: ``$XDG_STATE_HOME/pogo`` or ``~/.local/state/pogo``.
+
+    Run as root, the private PostgreSQL runs as the ``postgres`` system user (``initdb``
+    refuses root), which cannot enter ``/root``; root's state directory is then
+    ``/var/lib/pogo``, as for any system service.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/pogo")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pogo"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmbeddedServiceError(f"{what} exited with code {process.returncode} at start")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise EmbeddedServiceError(f"{what} did not accept connections on port {port} in {timeout}s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class _Service:
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def find_postgres_bindir() -> Path:
+    """The folder holding ``initdb`` and ``postgres``: ``pg_config --bindir``, Debian's
+    ``/usr/lib/postgresql/<newest>/bin``, or ``PATH``."""
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(subprocess.CalledProcessError, OSError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True
+            )
+            candidates.append(Path(out.stdout.strip()))
+    debian = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()),
+        key=lambda p: int(p.parent.name),
+    )
+    candidates.extend(reversed(debian))
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    for folder in candidates:
+        if (folder / "initdb").exists() and (folder / "postgres").exists():
+            return folder
+    raise EmbeddedServiceError(
+        "no PostgreSQL server binaries found (initdb and postgres); install PostgreSQL 15 or "
+        "newer (Debian: apt-get install postgresql) or set POGO_DATABASE_URL"
+    )
+
+
+class PrivatePostgres(_Service):
+    """A PostgreSQL server owned by this process, in ``data_dir``, on a free loopback port."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, database: str = "pogo") -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.database = database
+        self.user = "pogo"
+        self._run_as: pwd.struct_passwd | None = None
+        if os.geteuid() == 0:
+            try:
+                self._run_as = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise EmbeddedServiceError(
+                    "running as root, the private PostgreSQL needs a 'postgres' system user "
+                    "(initdb refuses root)"
+                ) from exc
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def _run_kwargs(self) -> dict[str, object]:
+        if self._run_as is None:
+            return {}
+        return {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid, "extra_groups": []}
+
+    def _prepare_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self._run_as is not None:
+            for parent in self.data_dir.resolve().parents:
+                if not parent.stat().st_mode & 0o001:
+                    raise EmbeddedServiceError(
+                        f"the private PostgreSQL runs as 'postgres' (initdb refuses root), which "
+                        f"cannot enter {parent}; set POGO_STATE_DIR to a folder it can reach"
+                    )
+            os.chown(self.data_dir, self._run_as.pw_uid, self._run_as.pw_gid)
+        self.data_dir.chmod(0o700)
+
+    def start(self) -> None:
+        bindir = find_postgres_bindir()
+        self._prepare_dir()
+        if not (self.data_dir / "PG_VERSION").exists():
+            result = subprocess.run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                **self._run_kwargs(),  # type: ignore[call-overload]
+            )
+            if result.returncode != 0:
+                raise EmbeddedServiceError(f"initdb failed: {result.stderr.strip()}")
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.data_dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=256MB",
+                "-c",
+                "synchronous_commit=on",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us; we stop the server ourselves
+            **self._run_kwargs(),  # type: ignore[call-overload]
+        )
+        log.close()
+        _wait_for_port(self.port, self.process, "the private PostgreSQL", timeout=60)
+        self._create_database()
+
+    def _create_database(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(
+                    f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres", autocommit=True
+                ) as conn:
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+                    ).fetchone()
+                    if not exists:
+                        conn.execute(f'CREATE DATABASE "{self.database}"')
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        _stop(self.process, signal.SIGINT, timeout=30)  # SIGINT: PostgreSQL's fast shutdown
+
+
+def broker_config(port: int, persistence_dir: Path, host: str = "127.0.0.1") -> str:
+    """A Mosquitto 2 configuration: one loopback listener, persistence, the project's limits."""
+    lines = [
+        f"listener {port} {host}",
+        "allow_anonymous true",
+        "persistence true",
+        f"persistence_location {persistence_dir}/",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+    ]
+    if os.geteuid() == 0:
+        # Mosquitto drops root for the 'mosquitto' user, which cannot write our folder.
+        lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
+    lines.extend(f"{key} {value}" for key, value in BROKER_LIMITS.items())
+    return "\n".join(lines) + "\n"
+
+
+class PrivateMosquitto(_Service):
+    """A Mosquitto broker owned by this process, persisting into ``state_dir``.
+
+    ``stop()`` then ``start()`` restarts it on the same port with its persisted sessions and
+    queued messages, which is how the tests restart a broker under a running ingester.
+    """
+
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        self.state_dir = state_dir
+        self.port = port or free_port()
+        self.binary = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.binary is None:
+            raise EmbeddedServiceError(
+                "no mosquitto binary found; install Mosquitto 2 (Debian: apt-get install "
+                "mosquitto) or set POGO_MQTT_URL"
+            )
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.state_dir / "mosquitto.conf"
+        conf.write_text(broker_config(self.port, self.state_dir), encoding="utf-8")
+        log = (self.state_dir / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for_port(self.port, self.process, "the private Mosquitto", timeout=20)
+
+    def stop(self) -> None:
+        # SIGTERM: Mosquitto writes its persistence file before it exits.
+        _stop(self.process, signal.SIGTERM, timeout=20)
+
+    def kill(self) -> None:
+        """Stop without saving anything since the last autosave (a crash)."""
+        _stop(self.process, signal.SIGKILL, timeout=5)

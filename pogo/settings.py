@@ -1,0 +1,265 @@
+"""The one settings object: read once at start-up, validated before anything connects.
+
+Every setting comes from a ``POGO_<NAME>`` environment variable, a ``POGO_<NAME>_FILE`` variable
+naming a file that holds the value (container secrets), or the optional TOML file named by
+``POGO_CONFIG`` (or ``--config``), in that order of precedence. TOML keys are the setting names
+in lower case, either flat (``mqtt_url = ...``) or grouped by their first word
+(``[mqtt] url = ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import psycopg.conninfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pogo.errors import SettingsError
+
+__all__ = ["MqttUrl", "Settings", "load_settings"]
+
+ENV_PREFIX = "POGO_"
+
+
+class MqttUrl(BaseModel):
+    """A parsed ``mqtt://[user:pass@]host:port`` or ``mqtts://`` URL."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> MqttUrl:
+        """Parse an MQTT URL, raising ``ValueError`` that says what was expected."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError("expected mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("expected a host, as in mqtt://host:1883")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("expected a port number from 1 to 65535") from exc
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=SecretStr(unquote(parts.password)) if parts.password else None,
+        )
+
+    def url(self) -> str:
+        """The URL again, with the password masked: for logs and reports."""
+        auth = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{auth}{self.host}:{self.port}"
+
+
+class Settings(BaseModel):
+    """Every setting of every ``pogo`` command, typed and validated.
+
+    ``database_url`` and ``mqtt_url`` may be absent only for ``pogo demo``, which then starts
+    private services; every other command asks for them through :meth:`require`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Connections.
+    database_url: SecretStr | None = None
+    mqtt_url: MqttUrl | None = None
+    database_pool_size: int = Field(default=4, ge=1, le=100)
+
+    # Ingester.
+    mqtt_client_id: str = Field(default="pogo-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    mqtt_topic_root: str = Field(default="pogo/v1", pattern=r"^[A-Za-z0-9_/-]{1,128}$")
+    ingest_batch_points: int = Field(default=5000, ge=1, le=1_000_000)
+    ingest_flush_interval_s: float = Field(default=0.25, gt=0, le=60)
+    ingest_queue_messages: int = Field(default=20_000, ge=10, le=10_000_000)
+    ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    ingest_max_future_s: float = Field(default=300.0, ge=0)
+    ingest_max_age_days: float = Field(default=3.0, gt=0)
+    ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
+
+    # Store (the TimescaleDB path reads these; plain PostgreSQL ignores them).
+    telemetry_compress_after_days: int = Field(default=7, ge=1)
+    telemetry_retention_days: int = Field(default=0, ge=0)  # 0 keeps raw points forever
+    daily_refresh_window_days: int = Field(default=5, ge=1)
+
+    # City service.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    api_write_token: SecretStr | None = None
+    api_read_token: SecretStr | None = None
+
+    # Process.
+    state_dir: Path | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _libpq_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if not raw.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a libpq URL such as postgresql://user@host:5432/pogo")
+        try:
+            psycopg.conninfo.conninfo_to_dict(raw)
+        except psycopg.ProgrammingError as exc:
+            raise ValueError(f"not a valid libpq URL ({exc})") from exc
+        return value
+
+    @field_validator("mqtt_url", mode="before")
+    @classmethod
+    def _mqtt_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return MqttUrl.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _timescale_windows(self) -> Settings:
+        # A point older than ingest_max_age_days is dead-lettered, so offline buffering never
+        # lands in a compressed chunk as long as compression waits longer than that.
+        if self.telemetry_compress_after_days <= self.ingest_max_age_days:
+            raise SettingsError(
+                "POGO_TELEMETRY_COMPRESS_AFTER_DAYS",
+                self.telemetry_compress_after_days,
+                f"more than POGO_INGEST_MAX_AGE_DAYS ({self.ingest_max_age_days:g}), so late "
+                "points never land in compressed chunks",
+            )
+        # Retention dropping raw chunks inside the daily aggregate's refresh window would
+        # silently delete aggregate history.
+        if 0 < self.telemetry_retention_days <= self.daily_refresh_window_days:
+            raise SettingsError(
+                "POGO_TELEMETRY_RETENTION_DAYS",
+                self.telemetry_retention_days,
+                f"0 (keep forever) or more than POGO_DAILY_REFRESH_WINDOW_DAYS "
+                f"({self.daily_refresh_window_days})",
+            )
+        return self
+
+    def require(self, *names: str) -> None:
+        """Stop with a :class:`SettingsError` naming the first of ``names`` that is unset."""
+        for name in names:
+            if getattr(self, name) is None:
+                raise SettingsError(env_name(name), None, "a value (it is required here)")
+
+    @property
+    def dsn(self) -> str:
+        """The database URL; :meth:`require` it first."""
+        self.require("database_url")
+        assert self.database_url is not None  # for mypy: require() raised otherwise
+        return self.database_url.get_secret_value()
+
+    @property
+    def mqtt(self) -> MqttUrl:
+        """The broker URL; :meth:`require` it first."""
+        self.require("mqtt_url")
+        assert self.mqtt_url is not None  # for mypy: require() raised otherwise
+        return self.mqtt_url
+
+
+def env_name(field: str) -> str:
+    """``mqtt_url`` -> ``POGO_MQTT_URL``."""
+    return ENV_PREFIX + field.upper()
+
+
+def _flatten_toml(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, sub_value in value.items():
+                flat[f"{key}_{sub}"] = sub_value
+        else:
+            flat[key] = value
+    unknown = sorted(set(flat) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"{path}: {unknown[0]}", flat[unknown[0]], "a known setting (see the README's table)"
+        )
+    return flat
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Read, merge and validate the settings.
+
+    Parameters
+    ----------
+    environ
+        The environment to read; ``os.environ`` when None. Tests pass their own mapping.
+    config_file
+        A TOML file; when None, ``POGO_CONFIG`` names one, or there is none.
+
+    Raises
+    ------
+    SettingsError
+        Naming the first wrong setting, its value and what was expected.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["POGO_CONFIG"]) if env.get("POGO_CONFIG") else None)
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                values.update(_flatten_toml(tomllib.load(handle), path))
+        except FileNotFoundError as exc:
+            raise SettingsError("POGO_CONFIG", str(path), "an existing TOML file") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError("POGO_CONFIG", str(path), f"valid TOML ({exc})") from exc
+    sources: dict[str, str] = {}
+    for field in Settings.model_fields:
+        name = env_name(field)
+        file_var = name + "_FILE"
+        if env.get(file_var):
+            try:
+                values[field] = Path(env[file_var]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(file_var, env[file_var], f"a readable file ({exc})") from exc
+            sources[field] = file_var
+        elif name in env and env[name] != "":
+            values[field] = env[name]
+            sources[field] = name
+    try:
+        return Settings.model_validate(values)
+    except SettingsError:
+        raise
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = sources.get(field, env_name(field) if field else "settings")
+        shown: object = "<hidden>" if "url" in field or "token" in field else values.get(field)
+        if field == "mqtt_url" and isinstance(values.get(field), str):
+            shown = _mask_url(values[field])
+        if field == "database_url" and isinstance(values.get(field), str):
+            shown = _mask_url(values[field])
+        message = str(error["msg"]).removeprefix("Value error, ").removeprefix("expected ")
+        raise SettingsError(name, shown, message) from None
+
+
+def _mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url

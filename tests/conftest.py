@@ -1,0 +1,7 @@
+"""Test-wide configuration: the fixtures live in modules under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.broker",
+    "tests.fixtures.settings",
+]

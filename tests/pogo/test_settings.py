@@ -1,0 +1,145 @@
+"""Settings: typed, validated before anything connects, errors that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pogo.errors import SettingsError
+from pogo.settings import load_settings
+
+GOOD = {
+    "POGO_DATABASE_URL": "postgresql://pogo:s3cret@db.example:5432/pogo",
+    "POGO_MQTT_URL": "mqtt://ingest:pw@broker.example:1883",
+}
+
+
+def test_reads_environment_into_typed_values() -> None:
+    """POGO_* variables become typed fields; the broker URL is parsed into its parts."""
+    settings = load_settings(environ={**GOOD, "POGO_INGEST_BATCH_POINTS": "250"})
+    assert settings.ingest_batch_points == 250
+    assert settings.mqtt.host == "broker.example"
+    assert settings.mqtt.port == 1883
+    assert settings.mqtt.username == "ingest"
+    assert not settings.mqtt.tls
+
+
+def test_secrets_hidden_from_repr() -> None:
+    """Passwords in URLs and tokens never appear in the settings' repr."""
+    settings = load_settings(environ={**GOOD, "POGO_API_WRITE_TOKEN": "tok-123"})
+    text = repr(settings)
+    assert "s3cret" not in text
+    assert "tok-123" not in text
+    assert "pw@" not in text and ":pw" not in text
+
+
+def test_mqtts_defaults_to_port_8883() -> None:
+    """mqtts:// means TLS, on 8883 unless a port is given."""
+    settings = load_settings(environ={"POGO_MQTT_URL": "mqtts://broker.example"})
+    assert settings.mqtt.tls and settings.mqtt.port == 8883
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "fragment"),
+    [
+        ({"POGO_MQTT_URL": "tcp://x"}, "POGO_MQTT_URL", "mqtt:// or mqtts://"),
+        ({"POGO_MQTT_URL": "mqtt://:1883"}, "POGO_MQTT_URL", "a host"),
+        ({"POGO_MQTT_URL": "mqtt://h:99999"}, "POGO_MQTT_URL", "port"),
+        ({"POGO_DATABASE_URL": "mysql://x/y"}, "POGO_DATABASE_URL", "libpq URL"),
+        ({"POGO_INGEST_BATCH_POINTS": "many"}, "POGO_INGEST_BATCH_POINTS", "integer"),
+        ({"POGO_INGEST_BATCH_POINTS": "0"}, "POGO_INGEST_BATCH_POINTS", "greater than"),
+        ({"POGO_HTTP_PORT": "70000"}, "POGO_HTTP_PORT", "less than"),
+        ({"POGO_LOG_LEVEL": "loud"}, "POGO_LOG_LEVEL", "'debug'"),
+        ({"POGO_MQTT_CLIENT_ID": "bad id!"}, "POGO_MQTT_CLIENT_ID", "pattern"),
+        ({"POGO_NO_SUCH_THING": "1", "POGO_CONFIG": ""}, None, None),
+    ],
+)
+def test_bad_setting_is_named(
+    env: dict[str, str], setting: str | None, fragment: str | None
+) -> None:
+    """A wrong setting raises SettingsError naming the variable, its value and what was expected."""
+    if setting is None:
+        load_settings(environ=env)  # unknown POGO_ variables that are not settings are ignored
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=env)
+    message = str(caught.value)
+    assert message.startswith(setting + " ")
+    assert fragment is not None and fragment in message
+
+
+def test_password_masked_in_error() -> None:
+    """An error about a URL shows the URL with its password masked."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"POGO_MQTT_URL": "tcp://u:hunter2@h:1"})
+    assert "hunter2" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_required_setting_named_when_missing() -> None:
+    """A command that needs the database names POGO_DATABASE_URL when it is unset."""
+    settings = load_settings(environ={})
+    with pytest.raises(SettingsError, match=r"^POGO_DATABASE_URL unset"):
+        settings.require("database_url")
+
+
+def test_toml_file_flat_and_grouped_keys(tmp_path: Path) -> None:
+    """A TOML file supplies settings, flat or grouped by first word; the environment
+    overrides it."""
+    config = tmp_path / "pogo.toml"
+    config.write_text(
+        'mqtt_url = "mqtt://from-file:1883"\n'
+        "[ingest]\nbatch_points = 123\nflush_interval_s = 0.5\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(environ={"POGO_CONFIG": str(config)})
+    assert settings.mqtt.host == "from-file"
+    assert settings.ingest_batch_points == 123
+    assert settings.ingest_flush_interval_s == 0.5
+    overridden = load_settings(
+        environ={"POGO_CONFIG": str(config), "POGO_INGEST_BATCH_POINTS": "7"}
+    )
+    assert overridden.ingest_batch_points == 7
+
+
+def test_toml_unknown_key_is_named(tmp_path: Path) -> None:
+    """An unknown key in the TOML file is an error naming the file and the key."""
+    config = tmp_path / "pogo.toml"
+    config.write_text("[ingest]\nbatch_pionts = 5\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="ingest_batch_pionts"):
+        load_settings(environ={"POGO_CONFIG": str(config)})
+
+
+def test_missing_or_broken_toml_file(tmp_path: Path) -> None:
+    """POGO_CONFIG naming a missing or malformed file is named in the error."""
+    with pytest.raises(SettingsError, match=r"^POGO_CONFIG is .*existing TOML file"):
+        load_settings(environ={"POGO_CONFIG": str(tmp_path / "absent.toml")})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("mqtt_url = \n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="valid TOML"):
+        load_settings(environ={"POGO_CONFIG": str(broken)})
+
+
+def test_file_variant_for_container_secrets(tmp_path: Path) -> None:
+    """POGO_X_FILE reads the value of POGO_X from a file (docker secrets)."""
+    secret = tmp_path / "token"
+    secret.write_text("from-a-secret\n", encoding="utf-8")
+    settings = load_settings(environ={"POGO_API_WRITE_TOKEN_FILE": str(secret)})
+    assert settings.api_write_token is not None
+    assert settings.api_write_token.get_secret_value() == "from-a-secret"
+    with pytest.raises(SettingsError, match="POGO_API_READ_TOKEN_FILE"):
+        load_settings(environ={"POGO_API_READ_TOKEN_FILE": str(tmp_path / "nope")})
+
+
+def test_timescale_windows_are_consistent() -> None:
+    """Compression must wait longer than the oldest accepted point; retention must outlast the
+    aggregate's refresh window."""
+    with pytest.raises(SettingsError, match="POGO_TELEMETRY_COMPRESS_AFTER_DAYS"):
+        load_settings(
+            environ={"POGO_TELEMETRY_COMPRESS_AFTER_DAYS": "2", "POGO_INGEST_MAX_AGE_DAYS": "3"}
+        )
+    with pytest.raises(SettingsError, match="POGO_TELEMETRY_RETENTION_DAYS"):
+        load_settings(
+            environ={"POGO_TELEMETRY_RETENTION_DAYS": "3", "POGO_DAILY_REFRESH_WINDOW_DAYS": "5"}
+        )
