@@ -1,0 +1,79 @@
+"""The production-shaped stack: docker-compose is valid, the shipped broker config keeps the
+project's limits, Prometheus scrapes the services compose runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pogo.embedded import BROKER_LIMITS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _conf(path: Path) -> dict[str, str]:
+    settings = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            settings[key] = value.strip()
+    return settings
+
+
+def test_shipped_broker_config_has_the_projects_limits() -> None:
+    """deploy/mosquitto/mosquitto.conf sets every limit the private brokers use, to the same value
+    (Mosquitto's defaults drop QoS 1 messages past 1,000 queued)."""
+    shipped = _conf(ROOT / "deploy" / "mosquitto" / "mosquitto.conf")
+    for key, value in BROKER_LIMITS.items():
+        assert shipped.get(key) == value, key
+    assert shipped["persistence"] == "true"
+    assert int(BROKER_LIMITS["max_queued_messages"]) >= 100_000
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_file_is_valid() -> None:
+    """`docker-compose config` accepts the stack with its required variables set, and refuses
+    it, naming the variable, when one is missing."""
+    env = {
+        **os.environ,
+        "POGO_DB_PASSWORD": "x",
+        "POGO_API_WRITE_TOKEN": "y",
+        "GRAFANA_ADMIN_PASSWORD": "z",
+    }
+    ok = subprocess.run(
+        ["docker-compose", "config", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    env.pop("POGO_DB_PASSWORD")
+    missing = subprocess.run(
+        ["docker-compose", "config", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode != 0
+    assert "POGO_DB_PASSWORD" in missing.stderr
+
+
+def test_prometheus_scrapes_compose_services() -> None:
+    """Every Prometheus target is a service that docker-compose runs."""
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    services = set(re.findall(r"^  ([a-z0-9-]+):\s*$", compose, flags=re.MULTILINE))
+    targets = re.findall(
+        r'"([a-z0-9-]+):\d+"', (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
+    )
+    assert targets
+    assert set(targets) <= services
