@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -11,6 +15,7 @@ import pytest
 from pogo.embedded import PrivateMosquitto
 from pogo.settings import MqttUrl
 
+ROOT = Path(__file__).resolve().parent.parent
 _seen_databases: list[str] = []
 
 
@@ -64,3 +69,43 @@ def test_private_broker_keeps_queued_messages_across_restart(
     assert not private_broker.running
     private_broker.start()
     assert _publish_and_receive(private_broker.url, topic) == [b"kept"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "service", "fixture"),
+    [
+        (
+            "POGO_TEST_DATABASE_URL",
+            "postgresql://postgres@127.0.0.1:9/postgres",
+            "PostgreSQL",
+            "db_url",
+        ),
+        ("POGO_TEST_MQTT_URL", "mqtt://127.0.0.1:9", "Mosquitto", "mqtt_url"),
+    ],
+)
+def test_unreachable_service_stops_the_run_once(
+    tmp_path: Path, variable: str, value: str, service: str, fixture: str
+) -> None:
+    """With a service unreachable, the run stops at the first test needing it, with one clear
+    message naming the variable, instead of failing every test."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(
+        "pytest_plugins = ['tests.fixtures.database', 'tests.fixtures.broker']\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_needs_service.py").write_text(
+        f"def test_one({fixture}):\n    pass\n\ndef test_two({fixture}):\n    pass\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, variable: value, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert output.count(f"{service} is unreachable at {variable}") == 1, output
