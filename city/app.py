@@ -1,0 +1,82 @@
+"""Assembles the city service: lifespan (the pool), routers, error handlers, static files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from city._gauges import GaugeReader
+from city.config import ServiceConfig
+from city.handlers import install_handlers
+from city.metrics import new_registry
+from city.routers import emissions, learning_city, mobility, operations, report, trips, vehicles
+from fleet.store import latest_version
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger("city")
+
+
+def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The city service for ``config``.
+
+    The connection pool is opened by the app's lifespan and lives in its state; ``registry``
+    (a fresh one by default) holds the fleet collector that ``/metrics`` exposes.
+    """
+    reader = GaugeReader(config.low_battery_pct)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+            config.dsn,
+            min_size=1,
+            max_size=config.pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            connection_class=AsyncConnection[DictRow],
+            name="city",
+            open=False,
+        )
+        await pool.open(wait=True, timeout=30)
+        reader.pool = pool
+        log.info("service_started", pool_size=config.pool_size)
+        try:
+            yield {"pool": pool}
+        finally:
+            reader.pool = None
+            await pool.close()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title="POGO city service",
+        version="1.0.0",
+        summary="Benguerir's POGO mobility figures beside the learning-city programme tables.",
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.expected_schema_version = latest_version()
+    if registry is None:
+        registry = new_registry(reader)
+    else:
+        from city.metrics import FleetCollector
+
+        registry.register(FleetCollector(reader))
+    app.state.registry = registry
+    install_handlers(app)
+    for module in (mobility, emissions, learning_city, vehicles, trips, report, operations):
+        app.include_router(module.router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=Path(__file__).resolve().parent / "static"),
+        name="static",
+    )
+    return app

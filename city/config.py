@@ -1,0 +1,44 @@
+"""The service's configuration: a plain dataclass the command layer builds from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ServiceConfig"]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What the city service needs to run.
+
+    Attributes
+    ----------
+    dsn
+        The libpq URL of the store.
+    pool_size
+        Connections in the service's pool.
+    write_token, read_token
+        Bearer tokens. Editing a programme table needs ``write_token`` (no editing when it is
+        None); reading needs ``read_token`` only when it is set (the write token reads too).
+    max_window_days
+        The longest ``[from, to)`` window a request may ask for.
+    max_buckets
+        The most buckets a time series or a grouped emissions report may return.
+    max_page_size
+        The largest ``limit`` of a page of trips.
+    low_battery_pct
+        State of charge below which ``pogo_vehicles_low_battery`` counts a vehicle.
+    emissions_profile
+        The methodology profile the emissions endpoint applies when none is asked for; None
+        reports the per-trip figures the trip builder stored.
+    """
+
+    dsn: str = field(repr=False)
+    pool_size: int = 4
+    write_token: str | None = field(default=None, repr=False)
+    read_token: str | None = field(default=None, repr=False)
+    max_window_days: int = 3660
+    max_buckets: int = 1500
+    max_page_size: int = 1000
+    low_battery_pct: float = 20.0
+    emissions_profile: str | None = None

@@ -1,0 +1,35 @@
+"""Dependencies the routers share: the service's configuration and a pooled connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
+
+from city.config import ServiceConfig
+from city.queries import Conn
+
+__all__ = ["Config", "Connection", "Pool", "connection"]
+
+
+def _config(request: Request) -> ServiceConfig:
+    config: ServiceConfig = request.app.state.config
+    return config
+
+
+def _pool(request: Request) -> AsyncConnectionPool[Conn]:
+    pool: AsyncConnectionPool[Conn] = request.state.pool
+    return pool
+
+
+async def connection(request: Request) -> AsyncIterator[Conn]:
+    """A connection from the lifespan's pool, returned when the request ends."""
+    async with _pool(request).connection() as conn:
+        yield conn
+
+
+Config = Annotated[ServiceConfig, Depends(_config)]
+Pool = Annotated[AsyncConnectionPool[Conn], Depends(_pool)]
+Connection = Annotated[Conn, Depends(connection)]

@@ -1,0 +1,74 @@
+"""The service's Prometheus metrics: fleet figures read from the database at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import structlog
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["STATES", "FleetCollector", "new_registry"]
+
+log = structlog.get_logger("city.metrics")
+
+STATES = ("riding", "parked", "charging", "offline")
+
+Reader = Callable[[], dict[str, Any]]
+
+
+class FleetCollector(Collector):
+    """Yields the fleet gauges from ``read()``, called at every scrape.
+
+    ``read`` returns the row of :func:`city.queries.fleet_gauges`. When the database cannot be
+    read, only ``pogo_service_database_up 0`` is exposed, so a scrape never fails.
+    """
+
+    def __init__(self, read: Reader) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "pogo_service_database_up", "1 when the service read the database at this scrape."
+        )
+        try:
+            row = self._read()
+        except (psycopg.Error, TimeoutError) as exc:
+            log.warning("metrics_read_failed", error=str(exc))
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        vehicles = GaugeMetricFamily(
+            "pogo_vehicles", "Vehicles by state (vehicle_state table).", labels=["state"]
+        )
+        states = row["states"] or {}
+        for state in STATES:
+            vehicles.add_metric([state], float(states.get(state, 0)))
+        yield vehicles
+        yield GaugeMetricFamily(
+            "pogo_vehicles_low_battery",
+            "Vehicles whose last state of charge is below the low-battery threshold.",
+            value=float(row["low_battery"]),
+        )
+        yield CounterMetricFamily("pogo_trips", "Trips built.", value=float(row["trips"]))
+        yield CounterMetricFamily(
+            "pogo_trip_distance_km", "Kilometres of the trips built.", value=row["distance_km"]
+        )
+        yield CounterMetricFamily(
+            "pogo_trip_energy_kwh", "Battery energy of the trips built (kWh).", row["energy_kwh"]
+        )
+        yield CounterMetricFamily(
+            "pogo_co2_avoided_kg", "CO2 avoided by the trips built (kg).", row["co2_avoided_kg"]
+        )
+
+
+def new_registry(read: Reader) -> CollectorRegistry:
+    """A registry of the service's own holding the fleet collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(read))
+    return registry

@@ -1,0 +1,357 @@
+"""Every SQL statement the city service runs, one async function each.
+
+Windows are half-open ``[start, end)`` on a trip's start time. Buckets and groups are computed
+in UTC: times are converted to ``timestamp`` at UTC before ``date_trunc`` and
+``generate_series`` so the session's time zone never shifts a month boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, LiteralString
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import DictRow
+
+__all__ = [
+    "Conn",
+    "fleet_gauges",
+    "indicator_for_update",
+    "insert_change",
+    "list_changes",
+    "list_indicators",
+    "list_programmes",
+    "list_trips",
+    "list_vehicles",
+    "methodologies",
+    "period_series",
+    "programme_exists",
+    "schema_version",
+    "summary",
+    "trip_span",
+    "upsert_indicator",
+]
+
+Conn = AsyncConnection[DictRow]
+Row = dict[str, Any]
+
+# The figures of a set of trips; every aggregate reads the trips table only.
+_FIGURES: LiteralString = """
+    count(*)                                      AS trips,
+    coalesce(sum(distance_km), 0)                 AS distance_km,
+    count(DISTINCT rider)                         AS riders,
+    count(DISTINCT vehicle_key)                   AS vehicles_active,
+    coalesce(sum(energy_kwh), 0)                  AS energy_kwh,
+    count(*) FILTER (WHERE energy_kwh IS NULL)    AS trips_without_energy,
+    coalesce(sum(duration_s), 0)                  AS duration_s,
+    coalesce(sum(co2_baseline_kg), 0)             AS co2_baseline_kg,
+    coalesce(sum(co2_electricity_kg), 0)          AS co2_electricity_kg,
+    coalesce(sum(co2_avoided_kg), 0)              AS co2_avoided_kg
+"""
+
+_SUMMARY = sql.SQL(
+    "SELECT " + _FIGURES + " FROM trips WHERE start_ts >= %(start)s AND start_ts < %(end)s"
+)
+
+_SERIES = sql.SQL(
+    """
+    WITH b AS (
+        SELECT generate_series(
+                   date_trunc(%(unit)s, %(start)s::timestamptz AT TIME ZONE 'UTC'),
+                   %(end)s::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',
+                   %(step)s::interval) AS bucket
+    ),
+    t AS (
+        SELECT date_trunc(%(unit)s, start_ts AT TIME ZONE 'UTC') AS bucket, """
+    + _FIGURES
+    + """
+        FROM trips
+        WHERE start_ts >= %(start)s AND start_ts < %(end)s
+        GROUP BY 1
+    )
+    SELECT b.bucket AT TIME ZONE 'UTC' AS bucket_start,
+           (b.bucket + %(step)s::interval) AT TIME ZONE 'UTC' AS bucket_end,
+           coalesce(t.trips, 0) AS trips,
+           coalesce(t.distance_km, 0) AS distance_km,
+           coalesce(t.riders, 0) AS riders,
+           coalesce(t.vehicles_active, 0) AS vehicles_active,
+           coalesce(t.energy_kwh, 0) AS energy_kwh,
+           coalesce(t.trips_without_energy, 0) AS trips_without_energy,
+           coalesce(t.duration_s, 0) AS duration_s,
+           coalesce(t.co2_baseline_kg, 0) AS co2_baseline_kg,
+           coalesce(t.co2_electricity_kg, 0) AS co2_electricity_kg,
+           coalesce(t.co2_avoided_kg, 0) AS co2_avoided_kg
+    FROM b LEFT JOIN t USING (bucket)
+    ORDER BY b.bucket
+    """
+)
+
+_METHODOLOGIES = sql.SQL(
+    """
+    SELECT coalesce(methodology, '') AS methodology, count(*) AS trips
+    FROM trips WHERE start_ts >= %(start)s AND start_ts < %(end)s
+    GROUP BY 1 ORDER BY 2 DESC, 1
+    """
+)
+
+_TRIP_SPAN = sql.SQL("SELECT min(start_ts) AS first, max(start_ts) AS last FROM trips")
+
+_VEHICLES = sql.SQL(
+    """
+    SELECT v.fleet, v.vehicle, v.battery_kwh, v.first_seen,
+           s.state,
+           coalesce(s.lat, t.lat) AS lat,
+           coalesce(s.lon, t.lon) AS lon,
+           coalesce(s.soc_pct, t.soc_pct)::double precision AS soc_pct,
+           coalesce(s.odometer_km, t.odometer_km) AS odometer_km,
+           coalesce(s.last_seen, t.ts) AS last_seen,
+           st.online
+    FROM vehicles v
+    LEFT JOIN vehicle_state s USING (vehicle_key)
+    LEFT JOIN vehicle_status st USING (vehicle_key)
+    LEFT JOIN LATERAL (
+        SELECT lat, lon, soc_pct, odometer_km, ts FROM telemetry
+        WHERE telemetry.vehicle_key = v.vehicle_key AND s.vehicle_key IS NULL
+        ORDER BY ts DESC LIMIT 1
+    ) t ON true
+    WHERE {conditions}
+    ORDER BY v.fleet, v.vehicle
+    """
+)
+
+_TRIPS = sql.SQL(
+    """
+    SELECT t.trip_id, v.fleet, v.vehicle, t.ride_id, t.rider, t.source,
+           t.start_ts, t.end_ts, t.start_lat, t.start_lon, t.end_lat, t.end_lon,
+           t.start_zone, t.end_zone, t.distance_km, t.duration_s, t.avg_speed_kmh,
+           t.max_speed_kmh, t.energy_kwh, t.co2_baseline_kg, t.co2_electricity_kg,
+           t.co2_avoided_kg, t.methodology
+    FROM trips t JOIN vehicles v USING (vehicle_key)
+    WHERE {conditions}
+    ORDER BY t.start_ts, t.trip_id
+    LIMIT %(limit)s
+    """
+)
+
+_GAUGES = sql.SQL(
+    """
+    SELECT
+      (SELECT coalesce(jsonb_object_agg(state, n), '{}'::jsonb)
+         FROM (SELECT state, count(*) AS n FROM vehicle_state GROUP BY state) s) AS states,
+      (SELECT count(*) FROM vehicle_state WHERE soc_pct < %(low)s) AS low_battery,
+      (SELECT count(*) FROM trips) AS trips,
+      (SELECT coalesce(sum(distance_km), 0) FROM trips) AS distance_km,
+      (SELECT coalesce(sum(co2_avoided_kg), 0) FROM trips) AS co2_avoided_kg,
+      (SELECT coalesce(sum(energy_kwh), 0) FROM trips) AS energy_kwh
+    """
+)
+
+_SCHEMA_VERSION = sql.SQL(
+    "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL"
+    " ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS version"
+)
+
+_PROGRAMMES = sql.SQL(
+    "SELECT programme_id, name, description, sort FROM programmes ORDER BY sort, programme_id"
+)
+_PROGRAMME_EXISTS = sql.SQL("SELECT 1 AS found FROM programmes WHERE programme_id = %(p)s")
+_INDICATOR_COLUMNS: LiteralString = (
+    "programme_id, indicator_id, label, value::double precision AS value, qualifier, unit,"
+    " period, source, sort, updated_at, updated_by"
+)
+_INDICATORS = sql.SQL(
+    "SELECT " + _INDICATOR_COLUMNS + " FROM programme_indicators ORDER BY programme_id, sort,"
+    " indicator_id"
+)
+_INDICATOR_FOR_UPDATE = sql.SQL(
+    "SELECT " + _INDICATOR_COLUMNS + " FROM programme_indicators"
+    " WHERE programme_id = %(p)s AND indicator_id = %(i)s FOR UPDATE"
+)
+_UPSERT_INDICATOR = sql.SQL(
+    """
+    INSERT INTO programme_indicators
+        (programme_id, indicator_id, label, value, qualifier, unit, period, source, sort,
+         updated_at, updated_by)
+    VALUES (%(programme_id)s, %(indicator_id)s, %(label)s, %(value)s, %(qualifier)s, %(unit)s,
+            %(period)s, %(source)s, %(sort)s, now(), %(updated_by)s)
+    ON CONFLICT (programme_id, indicator_id) DO UPDATE SET
+        label = EXCLUDED.label, value = EXCLUDED.value, qualifier = EXCLUDED.qualifier,
+        unit = EXCLUDED.unit, period = EXCLUDED.period, source = EXCLUDED.source,
+        sort = EXCLUDED.sort, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+    RETURNING """
+    + _INDICATOR_COLUMNS
+)
+_INSERT_CHANGE = sql.SQL(
+    """
+    INSERT INTO programme_changes (programme_id, indicator_id, changed_by, old_value, new_value)
+    VALUES (%(p)s, %(i)s, %(by)s, %(old)s::jsonb, %(new)s::jsonb)
+    """
+)
+_CHANGES = sql.SQL(
+    """
+    SELECT change_id, programme_id, indicator_id, changed_by, changed_at, old_value, new_value
+    FROM programme_changes
+    WHERE {conditions}
+    ORDER BY change_id DESC
+    LIMIT %(limit)s
+    """
+)
+
+
+async def summary(conn: Conn, start: datetime, end: datetime) -> Row:
+    """The figures of the trips starting in ``[start, end)``."""
+    cur = await conn.execute(_SUMMARY, {"start": start, "end": end})
+    row = await cur.fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return dict(row)
+
+
+async def period_series(conn: Conn, start: datetime, end: datetime, unit: str) -> list[Row]:
+    """One row of figures per ``unit`` (day, week, month, year) bucket, empty buckets too."""
+    params = {"start": start, "end": end, "unit": unit, "step": f"1 {unit}"}
+    cur = await conn.execute(_SERIES, params)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def methodologies(conn: Conn, start: datetime, end: datetime) -> list[Row]:
+    """The methodology versions stored on the window's trips, with their trip counts."""
+    cur = await conn.execute(_METHODOLOGIES, {"start": start, "end": end})
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def trip_span(conn: Conn) -> Row:
+    """The first and last trip start stored (None, None when there is no trip)."""
+    cur = await conn.execute(_TRIP_SPAN)
+    row = await cur.fetchone()
+    return dict(row) if row else {"first": None, "last": None}
+
+
+async def list_vehicles(
+    conn: Conn, fleet: str | None = None, vehicle: str | None = None, state: str | None = None
+) -> list[Row]:
+    """Vehicles with their last position, state, SoC and last-seen time."""
+    conditions = [sql.SQL("true")]
+    if fleet is not None:
+        conditions.append(sql.SQL("v.fleet = %(fleet)s"))
+    if vehicle is not None:
+        conditions.append(sql.SQL("v.vehicle = %(vehicle)s"))
+    if state is not None:
+        conditions.append(sql.SQL("s.state = %(state)s"))
+    query = _VEHICLES.format(conditions=sql.SQL(" AND ").join(conditions))
+    cur = await conn.execute(query, {"fleet": fleet, "vehicle": vehicle, "state": state})
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def list_trips(
+    conn: Conn,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    fleet: str | None = None,
+    vehicle: str | None = None,
+    zone: str | None = None,
+    after: tuple[datetime, int] | None = None,
+) -> list[Row]:
+    """Trips starting in ``[start, end)``, in start order, after a page cursor."""
+    conditions = [sql.SQL("t.start_ts >= %(start)s AND t.start_ts < %(end)s")]
+    if fleet is not None:
+        conditions.append(sql.SQL("v.fleet = %(fleet)s"))
+    if vehicle is not None:
+        conditions.append(sql.SQL("v.vehicle = %(vehicle)s"))
+    if zone is not None:
+        conditions.append(sql.SQL("(t.start_zone = %(zone)s OR t.end_zone = %(zone)s)"))
+    if after is not None:
+        conditions.append(sql.SQL("(t.start_ts, t.trip_id) > (%(after_ts)s, %(after_id)s)"))
+    query = _TRIPS.format(conditions=sql.SQL(" AND ").join(conditions))
+    params = {
+        "start": start,
+        "end": end,
+        "limit": limit,
+        "fleet": fleet,
+        "vehicle": vehicle,
+        "zone": zone,
+        "after_ts": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    cur = await conn.execute(query, params)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def fleet_gauges(conn: Conn, low_battery_pct: float) -> Row:
+    """The fleet figures ``/metrics`` exposes, read now."""
+    cur = await conn.execute(_GAUGES, {"low": low_battery_pct})
+    row = await cur.fetchone()
+    assert row is not None  # scalar sub-selects return one row
+    return dict(row)
+
+
+async def schema_version(conn: Conn) -> int | None:
+    """The highest applied migration, or None when the schema was never created."""
+    cur = await conn.execute(_SCHEMA_VERSION)
+    row = await cur.fetchone()
+    return None if row is None or row["version"] is None else int(row["version"])
+
+
+async def list_programmes(conn: Conn) -> list[Row]:
+    """The learning-city programmes, in display order."""
+    cur = await conn.execute(_PROGRAMMES)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def programme_exists(conn: Conn, programme_id: str) -> bool:
+    """Whether the programme is stored."""
+    cur = await conn.execute(_PROGRAMME_EXISTS, {"p": programme_id})
+    return await cur.fetchone() is not None
+
+
+async def list_indicators(conn: Conn) -> list[Row]:
+    """Every programme indicator, grouped by programme, in display order."""
+    cur = await conn.execute(_INDICATORS)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def indicator_for_update(conn: Conn, programme_id: str, indicator_id: str) -> Row | None:
+    """An indicator, locked until the transaction ends, or None."""
+    cur = await conn.execute(_INDICATOR_FOR_UPDATE, {"p": programme_id, "i": indicator_id})
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def upsert_indicator(conn: Conn, values: Row) -> Row:
+    """Create or replace an indicator; returns the stored row."""
+    cur = await conn.execute(_UPSERT_INDICATOR, values)
+    row = await cur.fetchone()
+    assert row is not None  # INSERT ... RETURNING returns the row
+    return dict(row)
+
+
+async def insert_change(
+    conn: Conn,
+    programme_id: str,
+    indicator_id: str,
+    changed_by: str,
+    old: Row | None,
+    new: Row,
+) -> None:
+    """Keep one change: who, the old and the new value (``changed_at`` is the server's now)."""
+    await conn.execute(
+        _INSERT_CHANGE,
+        {
+            "p": programme_id,
+            "i": indicator_id,
+            "by": changed_by,
+            "old": None if old is None else json.dumps(old, default=str),
+            "new": json.dumps(new, default=str),
+        },
+    )
+
+
+async def list_changes(conn: Conn, programme_id: str | None, limit: int) -> list[Row]:
+    """The most recent changes to the programme tables, newest first."""
+    conditions = [sql.SQL("true")]
+    if programme_id is not None:
+        conditions.append(sql.SQL("programme_id = %(p)s"))
+    query = _CHANGES.format(conditions=sql.SQL(" AND ").join(conditions))
+    cur = await conn.execute(query, {"p": programme_id, "limit": limit})
+    return [dict(r) for r in await cur.fetchall()]

@@ -1,0 +1,60 @@
+"""Helpers the routers share: row-to-shape conversions and the default window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from city import queries
+from city.errors import BadParameterError
+from city.params import Window, parse_rfc3339
+
+__all__ = ["figures", "optional_window", "window_dict"]
+
+_FIGURE_KEYS = (
+    "trips",
+    "distance_km",
+    "riders",
+    "vehicles_active",
+    "energy_kwh",
+    "trips_without_energy",
+    "duration_s",
+    "co2_avoided_kg",
+)
+_INTEGERS = {"trips", "riders", "vehicles_active", "trips_without_energy"}
+
+
+def figures(row: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~city.schemas.Figures` of a query row."""
+    return {k: int(row[k]) if k in _INTEGERS else float(row[k]) for k in _FIGURE_KEYS}
+
+
+def window_dict(win: Window) -> dict[str, datetime]:
+    return {"start": win.start, "end": win.end}
+
+
+async def optional_window(
+    conn: queries.Conn, from_: str | None, to: str | None, max_days: int
+) -> Window | None:
+    """The asked window, or the whole days of the stored trips when none is asked.
+
+    None when no window is asked and no trip is stored.
+    """
+    if from_ is not None and to is not None:
+        start, end = parse_rfc3339("from", from_), parse_rfc3339("to", to)
+        if start >= end:
+            raise BadParameterError("from", from_, f"a time before to ({to})")
+        if end - start > timedelta(days=max_days):
+            raise BadParameterError("to", to, f"a window of at most {max_days} days")
+        return Window(start, end)
+    if from_ is not None or to is not None:
+        missing = "to" if to is None else "from"
+        raise BadParameterError(missing, None, "both from and to, or neither (all trips)")
+    span = await queries.trip_span(conn)
+    if span["first"] is None:
+        return None
+    first: datetime = span["first"].astimezone(UTC)
+    last: datetime = span["last"].astimezone(UTC)
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = last.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return Window(start, end)

@@ -1,0 +1,52 @@
+"""``/api/v1/emissions``: gross, electricity and net CO2 with the methodology used."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from city import methodology, queries
+from city.auth import ReadAccess
+from city.deps import Connection
+from city.params import GroupBy, Window, check_buckets, window
+from city.routers._shared import window_dict
+from city.schemas import EmissionsReport
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["emissions"])
+
+
+@router.get("/emissions", response_model=EmissionsReport)
+async def emissions(
+    request: Request,
+    win: Annotated[Window, Depends(window)],
+    conn: Connection,
+    access: ReadAccess,
+    group_by: Annotated[GroupBy, Query(description="Group width, in UTC.")] = "month",
+    profile: Annotated[
+        str | None,
+        Query(max_length=64, description="Methodology profile; default: the service's."),
+    ] = None,
+) -> EmissionsReport:
+    """CO2 avoided in ``[from, to)``: baseline (gross), electricity and net, in total and per
+    group, with the methodology profile and every parameter it used."""
+    chosen = methodology.check_profile(profile or request.app.state.config.emissions_profile)
+    check_buckets(request, win, "group_by", group_by)
+    total = await queries.summary(conn, win.start, win.end)
+    rows = await queries.period_series(conn, win.start, win.end, group_by)
+    stored = await queries.methodologies(conn, win.start, win.end)
+    groups = [
+        {"start": r["bucket_start"], "end": r["bucket_end"], **methodology.totals(chosen, r)}
+        for r in rows
+    ]
+    return EmissionsReport.model_validate(
+        {
+            "window": window_dict(win),
+            "group_by": group_by,
+            "methodology": methodology.describe(chosen, stored),
+            "totals": methodology.totals(chosen, total),
+            "groups": groups,
+        }
+    )

@@ -1,0 +1,171 @@
+"""``/api/v1/learning-city``: the programme tables, the live POGO table beside them, edits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from city import queries
+from city.auth import ReadAccess, WriteAccess
+from city.deps import Config, Connection
+from city.errors import BadParameterError, NotFoundError
+from city.params import Window
+from city.routers._shared import optional_window, window_dict
+from city.schemas import ChangeList, Indicator, IndicatorPatch, IndicatorWrite, LearningCity
+
+__all__ = ["LIVE_ID", "learning_city_tables", "live_programme", "router"]
+
+router = APIRouter(prefix="/api/v1/learning-city", tags=["learning city"])
+
+LIVE_ID = "pogo-live"
+_ID = r"^[a-z0-9_-]{1,64}$"
+ProgrammeId = Annotated[str, Path(pattern=_ID, description="e.g. youth-platform")]
+IndicatorId = Annotated[str, Path(pattern=_ID, description="e.g. trainers")]
+_NOT_NULL = ("label", "unit", "period", "source", "sort")
+
+
+def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, Any]:
+    """The POGO table measured from telemetry, in the shape of the programme tables."""
+    period = (
+        f"{win.start:%Y-%m-%d} to {win.end:%Y-%m-%d} (measured, [from, to))"
+        if win is not None
+        else "no trips stored yet"
+    )
+    source = "POGO fleet telemetry: trips built by the trip builder, CO2 as stored per trip"
+    values = row or {"riders": 0, "distance_km": 0.0, "trips": 0, "co2_avoided_kg": 0.0}
+    rows = [
+        ("people", "People who used the electric motorcycles (distinct riders)",
+         float(values["riders"]), "people"),
+        ("km", "Kilometres travelled", float(values["distance_km"]), "km"),
+        ("trips", "Trips", float(values["trips"]), "trips"),
+        ("co2-avoided", "CO2 emissions avoided", float(values["co2_avoided_kg"]) / 1000, "t CO2"),
+    ]  # fmt: skip
+    return {
+        "programme_id": LIVE_ID,
+        "name": "POGO electric-vehicle project (live, from the fleet's telemetry)",
+        "description": "Measured from the motorcycles' telemetry; the city's reported figures "
+        "are in the table beside it.",
+        "live": True,
+        "indicators": [
+            {
+                "indicator_id": key,
+                "label": label,
+                "value": value,
+                "qualifier": None,
+                "unit": unit,
+                "period": period,
+                "source": source,
+                "sort": 10 * (i + 1),
+            }
+            for i, (key, label, value, unit) in enumerate(rows)
+        ],
+    }
+
+
+async def learning_city_tables(conn: queries.Conn, win: Window | None) -> dict[str, Any]:
+    """Every stored programme table with the live table placed right after POGO's."""
+    programmes = await queries.list_programmes(conn)
+    indicators = await queries.list_indicators(conn)
+    row = await queries.summary(conn, win.start, win.end) if win is not None else None
+    by_programme: dict[str, list[dict[str, Any]]] = {}
+    for ind in indicators:
+        by_programme.setdefault(ind["programme_id"], []).append(ind)
+    tables: list[dict[str, Any]] = []
+    live = live_programme(win, row)
+    for p in programmes:
+        tables.append({**p, "live": False, "indicators": by_programme.get(p["programme_id"], [])})
+        if p["programme_id"] == "pogo":
+            tables.append(live)
+    if not any(t["live"] for t in tables):
+        tables.insert(0, live)
+    return {"window": window_dict(win) if win else None, "programmes": tables}
+
+
+@router.get("", response_model=LearningCity)
+async def learning_city(
+    conn: Connection,
+    config: Config,
+    access: ReadAccess,
+    from_: Annotated[
+        str | None, Query(alias="from", description="Live table window start (RFC 3339).")
+    ] = None,
+    to: Annotated[str | None, Query(description="Live table window end (RFC 3339).")] = None,
+) -> LearningCity:
+    """Every programme table of the learning city, each indicator with value, qualifier, unit,
+    period and source, and the live POGO table (people, km, trips, CO2 avoided) beside the
+    city's reported one. Without ``from`` and ``to`` the live table covers all stored trips."""
+    win = await optional_window(conn, from_, to, config.max_window_days)
+    return LearningCity.model_validate(await learning_city_tables(conn, win))
+
+
+@router.get("/changes", response_model=ChangeList)
+async def changes(
+    conn: Connection,
+    access: ReadAccess,
+    programme: Annotated[str | None, Query(pattern=_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ChangeList:
+    """The change log of the programme tables, newest first: who, when, old and new value."""
+    rows = await queries.list_changes(conn, programme, limit)
+    return ChangeList.model_validate({"changes": rows})
+
+
+async def _write(
+    conn: queries.Conn, programme_id: str, indicator_id: str, editor: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    new = await queries.upsert_indicator(
+        conn,
+        {
+            **values,
+            "programme_id": programme_id,
+            "indicator_id": indicator_id,
+            "updated_by": editor,
+        },
+    )
+    return new
+
+
+@router.put("/{programme_id}/indicators/{indicator_id}", response_model=Indicator)
+async def put_indicator(
+    programme_id: ProgrammeId,
+    indicator_id: IndicatorId,
+    body: IndicatorWrite,
+    conn: Connection,
+    access: WriteAccess,
+) -> Indicator:
+    """Create or replace an indicator of a programme table (needs the write token). The old
+    and new values are kept in the change log."""
+    async with conn.transaction():
+        if not await queries.programme_exists(conn, programme_id):
+            raise NotFoundError("programme", programme_id)
+        old = await queries.indicator_for_update(conn, programme_id, indicator_id)
+        values = body.model_dump(exclude={"editor"})
+        new = await _write(conn, programme_id, indicator_id, body.editor, values)
+        await queries.insert_change(conn, programme_id, indicator_id, body.editor, old, new)
+    return Indicator.model_validate(new)
+
+
+@router.patch("/{programme_id}/indicators/{indicator_id}", response_model=Indicator)
+async def patch_indicator(
+    programme_id: ProgrammeId,
+    indicator_id: IndicatorId,
+    body: IndicatorPatch,
+    conn: Connection,
+    access: WriteAccess,
+) -> Indicator:
+    """Change some fields of an existing indicator (needs the write token). The old and new
+    values are kept in the change log."""
+    changes = body.model_dump(exclude={"editor"}, exclude_unset=True)
+    for name in _NOT_NULL:
+        if name in changes and changes[name] is None:
+            raise BadParameterError(name, None, "a value (it cannot be null)", where="body")
+    async with conn.transaction():
+        old = await queries.indicator_for_update(conn, programme_id, indicator_id)
+        if old is None:
+            raise NotFoundError("indicator", f"{programme_id}/{indicator_id}")
+        keep = {k: old[k] for k in ("label", "value", "qualifier", "unit", "period", "source")}
+        values = {**keep, "sort": old["sort"], **changes}
+        new = await _write(conn, programme_id, indicator_id, body.editor, values)
+        await queries.insert_change(conn, programme_id, indicator_id, body.editor, old, new)
+    return Indicator.model_validate(new)

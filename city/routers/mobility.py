@@ -1,0 +1,48 @@
+"""``/api/v1/mobility``: summary and time series of the trips the trip builder stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from city import queries
+from city.auth import ReadAccess
+from city.deps import Connection
+from city.params import Bucket, Window, check_buckets, window
+from city.routers._shared import figures, window_dict
+from city.schemas import Summary, Timeseries
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/mobility", tags=["mobility"])
+
+WindowDep = Annotated[Window, Depends(window)]
+
+
+@router.get("/summary", response_model=Summary)
+async def summary(win: WindowDep, conn: Connection, access: ReadAccess) -> Summary:
+    """Trips, kilometres, distinct riders, vehicles active, energy and CO2 avoided of the trips
+    that started in ``[from, to)``."""
+    row = await queries.summary(conn, win.start, win.end)
+    return Summary.model_validate({"window": window_dict(win), "figures": figures(row)})
+
+
+@router.get("/timeseries", response_model=Timeseries)
+async def timeseries(
+    request: Request,
+    win: WindowDep,
+    conn: Connection,
+    access: ReadAccess,
+    bucket: Annotated[Bucket, Query(description="Bucket width, in UTC.")] = "day",
+) -> Timeseries:
+    """The same figures per day, week (from Monday) or month, empty buckets included."""
+    check_buckets(request, win, "bucket", bucket)
+    rows = await queries.period_series(conn, win.start, win.end, bucket)
+    points = [
+        {"bucket_start": r["bucket_start"], "bucket_end": r["bucket_end"], **figures(r)}
+        for r in rows
+    ]
+    return Timeseries.model_validate(
+        {"window": window_dict(win), "bucket": bucket, "points": points}
+    )

@@ -1,0 +1,185 @@
+"""The city report a person reads (``/report``) and its CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from city import methodology, queries
+from city.auth import ReadAccess
+from city.charts import bar_chart
+from city.deps import Config, Connection
+from city.params import Window, check_buckets
+from city.routers._shared import figures, optional_window
+from city.routers.learning_city import learning_city_tables
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["report"])
+templates = Jinja2Templates(directory=FsPath(__file__).resolve().parent.parent / "templates")
+
+FromQ = Annotated[str | None, Query(alias="from", description="RFC 3339; default: all trips.")]
+ToQ = Annotated[str | None, Query(description="RFC 3339; default: all trips.")]
+BucketQ = Annotated[
+    Literal["day", "week", "month"] | None, Query(description="Default: from the window's length.")
+]
+_LABELS = {"day": "%d %b", "week": "%d %b %y", "month": "%b %Y"}
+_CSV_COLUMNS = (
+    "bucket_start",
+    "bucket_end",
+    "trips",
+    "distance_km",
+    "riders",
+    "vehicles_active",
+    "energy_kwh",
+    "co2_baseline_kg",
+    "co2_electricity_kg",
+    "co2_avoided_kg",
+)
+
+
+def _auto_bucket(win: Window) -> str:
+    if win.days <= 92:
+        return "day"
+    return "week" if win.days <= 800 else "month"
+
+
+async def _series(
+    request: Request, conn: queries.Conn, win: Window, bucket: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    chosen = bucket or _auto_bucket(win)
+    check_buckets(request, win, "bucket", chosen)
+    return chosen, await queries.period_series(conn, win.start, win.end, chosen)
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    return RedirectResponse("/report")
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report(
+    request: Request,
+    conn: Connection,
+    config: Config,
+    access: ReadAccess,
+    from_: FromQ = None,
+    to: ToQ = None,
+    bucket: BucketQ = None,
+) -> HTMLResponse:
+    """The city report: key figures, charts of trips, kilometres and CO2 avoided over time,
+    the programme tables, the methodology in plain words, and links to the CSV exports."""
+    win = await optional_window(conn, from_, to, config.max_window_days)
+    context: dict[str, Any] = {"window": win, "bucket": None, "charts": [], "totals": None}
+    if win is not None:
+        chosen, rows = await _series(request, conn, win, bucket)
+        totals = figures(await queries.summary(conn, win.start, win.end))
+        stored = await queries.methodologies(conn, win.start, win.end)
+        profile = methodology.check_profile(config.emissions_profile)
+        breakdown = methodology.totals(profile, await queries.summary(conn, win.start, win.end))
+        fmt = _LABELS[chosen]
+        context.update(
+            bucket=chosen,
+            totals=totals,
+            breakdown=breakdown,
+            described=methodology.describe(profile, stored),
+            charts=[
+                bar_chart(
+                    "trips",
+                    f"Trips per {chosen}",
+                    "trips",
+                    [(r["bucket_start"], float(r["trips"])) for r in rows],
+                    fmt,
+                ),
+                bar_chart(
+                    "distance",
+                    f"Kilometres per {chosen}",
+                    "km",
+                    [(r["bucket_start"], float(r["distance_km"])) for r in rows],
+                    fmt,
+                ),
+                bar_chart(
+                    "co2",
+                    f"CO2 avoided per {chosen}",
+                    "kg",
+                    [(r["bucket_start"], float(r["co2_avoided_kg"])) for r in rows],
+                    fmt,
+                ),
+            ],
+            query=f"from={win.start.isoformat()}&to={win.end.isoformat()}&bucket={chosen}",
+            last_day=win.end - timedelta(microseconds=1),
+        )
+    else:
+        profile = methodology.check_profile(config.emissions_profile)
+        context["described"] = methodology.describe(profile, [])
+        context["query"] = ""
+    context["tables"] = (await learning_city_tables(conn, win))["programmes"]
+    context["explanation"] = methodology.explain(profile)
+    return templates.TemplateResponse(request, "report.html", context)
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/report/figures.csv", response_class=Response)
+async def figures_csv(
+    request: Request,
+    conn: Connection,
+    config: Config,
+    access: ReadAccess,
+    from_: FromQ = None,
+    to: ToQ = None,
+    bucket: BucketQ = None,
+) -> Response:
+    """The report's figures per bucket as CSV (one header row, then one row per bucket)."""
+    win = await optional_window(conn, from_, to, config.max_window_days)
+    rows: list[list[Any]] = [list(_CSV_COLUMNS)]
+    if win is not None:
+        _, series = await _series(request, conn, win, bucket)
+        for r in series:
+            rows.append(
+                [r[c].isoformat() if c.startswith("bucket") else r[c] for c in _CSV_COLUMNS]
+            )
+    return _csv(rows, "pogo-figures.csv")
+
+
+@router.get("/report/learning-city.csv", response_class=Response)
+async def learning_city_csv(
+    conn: Connection, config: Config, access: ReadAccess, from_: FromQ = None, to: ToQ = None
+) -> Response:
+    """Every programme table, the live POGO one included, as CSV (one row per indicator)."""
+    win = await optional_window(conn, from_, to, config.max_window_days)
+    tables = (await learning_city_tables(conn, win))["programmes"]
+    header = ["programme_id", "programme", "indicator_id", "indicator", "qualifier", "value",
+              "unit", "period", "source"]  # fmt: skip
+    rows: list[list[Any]] = [header]
+    for t in tables:
+        for i in t["indicators"]:
+            rows.append(
+                [
+                    t["programme_id"],
+                    t["name"],
+                    i["indicator_id"],
+                    i["label"],
+                    i["qualifier"] or "",
+                    "" if i["value"] is None else i["value"],
+                    i["unit"],
+                    i["period"],
+                    i["source"],
+                ]
+            )
+    return _csv(rows, "learning-city.csv")

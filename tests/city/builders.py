@@ -1,0 +1,119 @@
+"""Small SQL builders for the city service's tests: one row at a time, sensible defaults."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+Conn = psycopg.Connection[Any]
+
+
+def t(text: str) -> datetime:
+    """``t("2025-03-01T08:00")`` -> an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def vehicle(
+    conn: Conn, vehicle: str = "m001", fleet: str = "benguerir", battery_kwh: float = 2.0
+) -> int:
+    row = conn.execute(
+        "INSERT INTO vehicles (fleet, vehicle, battery_kwh, first_seen)"
+        " VALUES (%s, %s, %s, %s) RETURNING vehicle_key",
+        (fleet, vehicle, battery_kwh, t("2025-01-01T00:00")),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def zone(conn: Conn, zone_id: str, name: str | None = None, kind: str = "centre") -> str:
+    conn.execute(
+        "INSERT INTO zones (zone_id, name, kind, polygon_wkt) VALUES (%s, %s, %s, %s)",
+        (
+            zone_id,
+            name or zone_id,
+            kind,
+            "POLYGON((-7.96 32.23,-7.94 32.23,-7.94 32.25,-7.96 32.23))",
+        ),
+    )
+    return zone_id
+
+
+def trip(
+    conn: Conn,
+    vehicle_key: int,
+    start: datetime,
+    km: float = 4.6,
+    minutes: float = 15.0,
+    rider: str | None = "rider-1",
+    energy_kwh: float | None = 0.27,
+    co2_avoided_kg: float | None = None,
+    start_zone: str | None = None,
+    end_zone: str | None = None,
+    methodology: str | None = "test-v1",
+) -> int:
+    """A trip; CO2 defaults to 186 g/km baseline and 36 g/km electricity (150 g/km net)."""
+    avoided = 0.150 * km if co2_avoided_kg is None else co2_avoided_kg
+    baseline = 0.186 * km
+    row = conn.execute(
+        """
+        INSERT INTO trips (vehicle_key, rider, source, start_ts, end_ts, start_lat, start_lon,
+            end_lat, end_lon, start_zone, end_zone, distance_km, duration_s, avg_speed_kmh,
+            max_speed_kmh, energy_kwh, fixes_used, co2_baseline_kg, co2_electricity_kg,
+            co2_avoided_kg, methodology)
+        VALUES (%s, %s, 'motion', %s, %s, 32.24, -7.95, 32.25, -7.94, %s, %s, %s, %s, %s, %s,
+            %s, 30, %s, %s, %s, %s)
+        RETURNING trip_id
+        """,
+        (
+            vehicle_key,
+            rider,
+            start,
+            start + timedelta(minutes=minutes),
+            start_zone,
+            end_zone,
+            km,
+            minutes * 60,
+            km / (minutes / 60),
+            35.0,
+            energy_kwh,
+            baseline,
+            baseline - avoided,
+            avoided,
+            methodology,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def state(
+    conn: Conn,
+    vehicle_key: int,
+    state: str = "parked",
+    soc_pct: float = 80.0,
+    last_seen: datetime | None = None,
+    lat: float = 32.24,
+    lon: float = -7.95,
+) -> None:
+    conn.execute(
+        "INSERT INTO vehicle_state (vehicle_key, state, lat, lon, soc_pct, odometer_km,"
+        " last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (vehicle_key, state, lat, lon, soc_pct, 1234.5, last_seen or t("2025-03-01T12:00")),
+    )
+
+
+def point(
+    conn: Conn,
+    vehicle_key: int,
+    ts: datetime,
+    lat: float = 32.24,
+    lon: float = -7.95,
+    soc_pct: float | None = 70.0,
+) -> None:
+    conn.execute(
+        "INSERT INTO telemetry (vehicle_key, ts, lat, lon, soc_pct, received_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (vehicle_key, ts, lat, lon, soc_pct, ts),
+    )
