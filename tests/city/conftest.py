@@ -4,52 +4,19 @@ uvicorn on a free port, called over real HTTP with httpx."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from city import ServiceConfig, create_app
+from city import ServiceConfig
+from city.server import BackgroundServer
 from pogo.embedded import free_port
 
 WRITE_TOKEN = "write-secret"
 READ_TOKEN = "read-secret"
 
 ClientFactory = Callable[..., httpx.Client]
-
-
-class LiveServer:
-    """The service under a real uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, config: ServiceConfig) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(config),
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture
@@ -61,7 +28,8 @@ def make_client(db_url: str) -> Iterator[ClientFactory]:
     def build(**overrides: object) -> httpx.Client:
         options: dict[str, object] = {"dsn": db_url, "write_token": WRITE_TOKEN, "pool_size": 2}
         options.update(overrides)
-        server = stack.enter_context(LiveServer(ServiceConfig(**options)))  # type: ignore[arg-type]
+        config = ServiceConfig(**options)  # type: ignore[arg-type]
+        server = stack.enter_context(BackgroundServer(config, port=free_port()))
         return stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
 
     with stack:
@@ -75,7 +43,8 @@ def client(make_client: ClientFactory) -> httpx.Client:
 
 
 @pytest.fixture
-def live_server(db_url: str) -> Iterator[LiveServer]:
-    """The service on this test's database under a real uvicorn."""
-    with LiveServer(ServiceConfig(dsn=db_url, write_token=WRITE_TOKEN, pool_size=2)) as server:
+def live_server(db_url: str) -> Iterator[BackgroundServer]:
+    """The service on this test's database under a real uvicorn on a free port."""
+    config = ServiceConfig(dsn=db_url, write_token=WRITE_TOKEN, pool_size=2)
+    with BackgroundServer(config, port=free_port()) as server:
         yield server
