@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FleetError", "MigrationError"]
+__all__ = ["FleetError", "MigrationError", "RulesError", "TrackError", "TripBuildError"]
 
 
 class FleetError(Exception):
@@ -11,3 +11,16 @@ class FleetError(Exception):
 
 class MigrationError(FleetError):
     """The schema cannot be upgraded: an applied migration file changed, or files are misnamed."""
+
+
+class RulesError(FleetError):
+    """A trip rule (``TripRules``) or an emissions setting is outside its documented bounds."""
+
+
+class TrackError(FleetError):
+    """Arrays handed to the segmentation have mismatched shapes or are not in
+    (vehicle, time) order."""
+
+
+class TripBuildError(FleetError):
+    """The trip builder cannot run: the schema is missing or older than the builder needs."""

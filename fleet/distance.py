@@ -1,0 +1,146 @@
+"""Great-circle distances on the WGS84 mean sphere (haversine), vectorised.
+
+References
+----------
+.. [1] R. W. Sinnott, "Virtues of the Haversine", Sky and Telescope 68 (2), 1984, p. 159.
+.. [2] H. Moritz, "Geodetic Reference System 1980", J. Geodesy 74, 2000: the mean Earth
+   radius R1 = 6371.0088 km used here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["EARTH_RADIUS_KM", "haversine_km", "pair_km", "step_km"]
+
+EARTH_RADIUS_KM = 6371.0088
+"""Mean Earth radius R1 of GRS80/WGS84, in km."""
+
+
+def haversine_km(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> NDArray[np.float64]:
+    """Great-circle distance between two sets of points.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : array_like of float
+        WGS84 latitudes and longitudes in degrees, broadcastable to one shape.
+
+    Returns
+    -------
+    ndarray of float64
+        Distances in km, of the broadcast shape.
+
+    Notes
+    -----
+    ``d = 2 R asin(sqrt(sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2)))`` with R = 6371.0088 km.
+    The sphere's error against the ellipsoid stays under 0.5 %.
+
+    Examples
+    --------
+    >>> round(float(haversine_km(32.24, -7.95, 32.25, -7.95)), 4)
+    1.1119
+    """
+    p1 = np.radians(np.asarray(lat1, dtype=np.float64))
+    p2 = np.radians(np.asarray(lat2, dtype=np.float64))
+    dlat = p2 - p1
+    dlon = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
+    a = np.sin(dlat / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2.0) ** 2
+    return np.asarray(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
+
+
+def step_km(lat: ArrayLike, lon: ArrayLike) -> NDArray[np.float64]:
+    """Distance from each point to the one before it, along one array.
+
+    Parameters
+    ----------
+    lat, lon : array_like of float, shape (n,)
+        WGS84 degrees, in track order.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        ``out[0] = 0`` and ``out[i]`` = haversine distance in km from point ``i - 1`` to ``i``.
+        The caller zeroes the steps that cross from one vehicle to the next.
+
+    Notes
+    -----
+    Same formula as :func:`haversine_km`, with each point's cosine computed once and the
+    temporaries reused in place: this is the hot loop of the trip builder. Coordinate
+    differences are taken in float64 and the trigonometric functions evaluated in float32;
+    the relative error of each step against the float64 formula is below 1e-6.
+
+    Examples
+    --------
+    >>> step_km([32.24, 32.25, 32.25], [-7.95, -7.95, -7.95]).round(3).tolist()
+    [0.0, 1.112, 0.0]
+    """
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    lam = np.radians(np.asarray(lon, dtype=np.float64))
+    n = phi.shape[0]
+    out = np.zeros(n, dtype=np.float64)
+    if n < 2:
+        return out
+    # Differences in double precision (they cancel large numbers), then the trigonometry in
+    # single precision, which numpy vectorises several times faster: the relative error of a
+    # step stays under 1e-6, a millimetre per kilometre.
+    cos_phi = np.cos(phi.astype(np.float32))
+    a = np.subtract(phi[1:], phi[:-1]).astype(np.float32)
+    a *= 0.5
+    np.sin(a, out=a)
+    a *= a
+    b = np.subtract(lam[1:], lam[:-1]).astype(np.float32)
+    b *= 0.5
+    np.sin(b, out=b)
+    b *= b
+    b *= cos_phi[1:]
+    b *= cos_phi[:-1]
+    a += b
+    np.minimum(a, np.float32(1.0), out=a)
+    np.sqrt(a, out=a)
+    np.arcsin(a, out=a)
+    out[1:] = a
+    out *= 2.0 * EARTH_RADIUS_KM
+    return out
+
+
+def pair_km(
+    lat1: NDArray[np.float64],
+    lon1: NDArray[np.float64],
+    lat2: NDArray[np.float64],
+    lon2: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Distance between pairs of points, with exactly the arithmetic of :func:`step_km`.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : ndarray of float64, shape (n,)
+        WGS84 degrees of the first and the second point of each pair.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        Distances in km, bit-for-bit what :func:`step_km` gives for the same two points, so
+        a step patched after a fix was dropped equals the step computed from scratch.
+    """
+    p1 = np.radians(lat1)
+    p2 = np.radians(lat2)
+    a = np.subtract(p2, p1).astype(np.float32)
+    a *= 0.5
+    np.sin(a, out=a)
+    a *= a
+    b = np.subtract(np.radians(lon2), np.radians(lon1)).astype(np.float32)
+    b *= 0.5
+    np.sin(b, out=b)
+    b *= b
+    b *= np.cos(p2.astype(np.float32))
+    b *= np.cos(p1.astype(np.float32))
+    a += b
+    np.minimum(a, np.float32(1.0), out=a)
+    np.sqrt(a, out=a)
+    np.arcsin(a, out=a)
+    out = a.astype(np.float64)
+    out *= 2.0 * EARTH_RADIUS_KM
+    return out

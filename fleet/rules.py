@@ -1,0 +1,112 @@
+"""The trip rules: what counts as moving, parked, a gap, a trip, and a fix to drop.
+
+In the spirit of Traccar's trip-report settings (``report.trip.*``): every rule is a field of
+one frozen dataclass with a documented default, validated when it is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from fleet.errors import RulesError
+
+__all__ = ["TripRules"]
+
+
+@dataclass(frozen=True)
+class TripRules:
+    """Rules of the trip segmentation and of the incremental builder.
+
+    Attributes
+    ----------
+    moving_speed_kmh : float, default 3.0
+        A fix is *moving* when its reported speed (or, when the device sends none, the speed
+        implied by the distance and time from the previous kept fix) is at least this, km/h.
+        Walking a motorcycle is about 4 km/h; GPS jitter while parked reads 0-2 km/h.
+    min_parking_s : float, default 120.0
+        A run of non-moving fixes lasting at least this long, in s, is a parking and ends the
+        trip; shorter stops (traffic lights, a junction) stay inside the trip.
+    max_gap_s : float, default 600.0
+        Two consecutive fixes further apart than this, in s, end a motion trip (the device
+        slept or lost coverage; what happened in between is unknown). Ride-event trips are
+        not split by gaps: the fleet said the ride continued.
+    min_trip_km : float, default 0.1
+        Motion trips shorter than this, in km, are discarded (a vehicle pushed across a
+        parking lot). Ride-event trips are kept whatever their length: a rental happened.
+    min_trip_s : float, default 30.0
+        Motion trips shorter than this, in s, are discarded.
+    max_hdop : float, default 5.0
+        Fixes whose horizontal dilution of precision exceeds this are dropped (reason
+        ``hdop``). Fixes without HDOP are kept.
+    max_jump_kmh : float, default 130.0
+        A fix whose implied speed from the previous kept fix *and* to the next kept fix both
+        exceed this, in km/h, is a spike and is dropped (reason ``jump``). The POGO motorcycles
+        are limited to 45-90 km/h, so 130 km/h leaves room for GPS timing error.
+    jump_passes : int, default 2
+        How many times the spike filter runs (each pass sees the previous pass's survivors).
+    odometer_tolerance : float, default 0.10
+        A trip whose GPS distance and odometer distance differ by more than this share of the
+        odometer distance is flagged (``distance_flagged``), as long as the difference also
+        exceeds ``odometer_floor_km``.
+    odometer_floor_km : float, default 0.05
+        Differences below this, in km, never flag a trip (odometer resolution, short trips).
+    default_battery_kwh : float, default 2.3
+        Usable battery capacity, in kWh, for vehicles whose ``vehicles.battery_kwh`` is NULL.
+        (The POGO scooters carry a 72 V, 32 Ah pack: 2.3 kWh.)
+    received_margin_s : float, default 120.0
+        The builder looks for new telemetry received since its watermark minus this, in s:
+        two ingesters may commit rows whose ``received_at`` are slightly out of order, and a
+        row committed late with an earlier ``received_at`` must not be missed.
+    settle_s : float, default 900.0
+        A trip is final (written, and its points no longer reprocessed unless late points
+        arrive) when it ended at least ``max(min_parking_s, max_gap_s)`` before the vehicle's
+        latest fix, or ``settle_s`` before the build time ``now`` (the vehicle went silent).
+
+    Raises
+    ------
+    RulesError
+        When a value is not finite or outside its bounds; the message names the rule.
+
+    Examples
+    --------
+    >>> TripRules(min_parking_s=300).min_parking_s
+    300
+    """
+
+    moving_speed_kmh: float = 3.0
+    min_parking_s: float = 120.0
+    max_gap_s: float = 600.0
+    min_trip_km: float = 0.1
+    min_trip_s: float = 30.0
+    max_hdop: float = 5.0
+    max_jump_kmh: float = 130.0
+    jump_passes: int = 2
+    odometer_tolerance: float = 0.10
+    odometer_floor_km: float = 0.05
+    default_battery_kwh: float = 2.3
+    received_margin_s: float = 120.0
+    settle_s: float = 900.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RulesError(f"TripRules.{item.name} is {value!r}; expected a number")
+            if not math.isfinite(value) or value < 0:
+                raise RulesError(
+                    f"TripRules.{item.name} is {value!r}; expected a finite number >= 0"
+                )
+        positive = ("moving_speed_kmh", "max_gap_s", "max_jump_kmh", "default_battery_kwh")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise RulesError(f"TripRules.{name} is {getattr(self, name)!r}; expected > 0")
+        if not 0 <= self.jump_passes <= 10 or int(self.jump_passes) != self.jump_passes:
+            raise RulesError(
+                f"TripRules.jump_passes is {self.jump_passes!r}; expected an integer 0-10"
+            )
+
+    @property
+    def context_s(self) -> float:
+        """How far back, in s, a fix can still change how later fixes are segmented."""
+        return max(self.min_parking_s, self.max_gap_s)
