@@ -1,15 +1,64 @@
-"""``pogo ingest``."""
+"""``pogo ingest``: the ingester, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from types import FrameType
+
 import click
 
-from pogo.errors import PogoError
+from ingest import IngestConfig, Ingester
+from pogo.commands._context import pass_settings
+from pogo.settings import Settings
 
-__all__ = ["ingest"]
+__all__ = ["ingest", "ingest_config"]
+
+
+def ingest_config(settings: Settings) -> IngestConfig:
+    """The ingester's configuration from the settings (database and broker URLs required)."""
+    settings.require("database_url", "mqtt_url")
+    mqtt = settings.mqtt
+    return IngestConfig(
+        mqtt_host=mqtt.host,
+        mqtt_port=mqtt.port,
+        mqtt_tls=mqtt.tls,
+        mqtt_username=mqtt.username,
+        mqtt_password=mqtt.password.get_secret_value() if mqtt.password else None,
+        client_id=settings.mqtt_client_id,
+        shared_group=settings.mqtt_shared_group,
+        session_expiry_s=settings.mqtt_session_expiry_s,
+        topic_root=settings.mqtt_topic_root,
+        batch_points=settings.ingest_batch_points,
+        flush_interval_s=settings.ingest_flush_interval_s,
+        queue_messages=settings.ingest_queue_messages,
+        receive_maximum=min(1000, settings.ingest_queue_messages),
+        max_payload_bytes=settings.ingest_max_payload_bytes,
+        max_future_s=settings.ingest_max_future_s,
+        max_age_days=settings.ingest_max_age_days,
+        pool_size=settings.database_pool_size,
+        metrics_port=settings.ingest_metrics_port,
+    )
 
 
 @click.command()
-def ingest() -> None:
+@pass_settings
+def ingest(settings: Settings) -> None:
     """Run the ingester until SIGTERM/SIGINT, then flush, acknowledge and exit 0."""
-    raise PogoError("pogo ingest is not built yet (issue 3)")
+    config = ingest_config(settings)
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    ingester = Ingester(config, settings.dsn)
+    if not ingester.run(stop):
+        click.echo(
+            "pogo ingest: stopped before the database came back; what was not committed was "
+            "not acknowledged, so the broker redelivers it",
+            err=True,
+        )
+        sys.exit(1)

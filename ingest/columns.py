@@ -1,0 +1,160 @@
+"""JSON points to columns: a batch of point dicts becomes one :data:`POINT_DTYPE` array.
+
+Types are checked per column for the whole batch at once (``set(map(type, column))`` and
+elementwise comparisons of the type array), so a clean batch costs one list per field and one
+``np.array`` per field. Points that break a type rule get a reason code instead of a value; the
+range rules are :mod:`ingest.validation`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+
+from ingest.errors import Reason
+from ingest.payload import parse_ts_ms
+from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, SEQ_ABSENT, empty_points
+
+__all__ = ["FIELDS", "REASONS", "code", "json_columns", "mark"]
+
+#: Reason codes: 0 means "no rule broken so far", ``code(reason)`` is the reason's index + 1.
+REASONS: Final = tuple(Reason)
+_CODE: Final = {reason: i + 1 for i, reason in enumerate(REASONS)}
+#: Field codes for the ``field`` array: index into FIELDS, -1 for none.
+FIELDS: Final = ("ts", "lat", "lon", *OPTIONAL_FIELDS)
+
+_NONE = type(None)
+_NUMBER_TYPES: Final = frozenset({float, int})
+_F32_MAX: Final = float(np.finfo(np.float32).max)
+_I64 = np.iinfo(np.int64)
+
+
+def code(reason: Reason) -> int:
+    """The uint8 code of ``reason`` in reason arrays."""
+    return _CODE[reason]
+
+
+def mark(reasons: np.ndarray, fields: np.ndarray, mask: np.ndarray, reason: Reason, f: int) -> None:
+    """Give ``reason`` (and field index ``f``) to the points of ``mask`` that have none yet."""
+    hit = mask & (reasons == 0)
+    reasons[hit] = _CODE[reason]
+    fields[hit] = f
+
+
+def _types(column: list[Any]) -> np.ndarray:
+    return np.fromiter(map(type, column), dtype=object, count=len(column))
+
+
+def _of(types: np.ndarray, kind: type) -> np.ndarray:
+    """Elementwise ``type is kind`` over an object array of types."""
+    return np.asarray(types == kind)  # elementwise: numpy compares each element
+
+
+def _floats(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, absent, bad_type)`` for a numeric column; absent values are NaN."""
+    n = len(column)
+    kinds = set(map(type, column))
+    no = np.zeros(n, dtype=bool)
+    if kinds <= _NUMBER_TYPES:
+        try:
+            return np.array(column, dtype=np.float64), no, no
+        except OverflowError:
+            pass
+    if kinds == {_NONE}:
+        return np.full(n, np.nan), np.ones(n, dtype=bool), no
+    types = _types(column)
+    number = _of(types, float) | _of(types, int)
+    absent = _of(types, _NONE)
+    values = np.full(n, np.nan)
+    idx = np.flatnonzero(number)
+    try:
+        values[idx] = np.array([column[i] for i in idx], dtype=np.float64)
+    except OverflowError:
+        for i in idx:
+            try:
+                values[i] = float(column[i])
+            except OverflowError:
+                values[i] = np.inf  # an integer beyond any float: reported as out of range
+    return values, absent, ~(number | absent)
+
+
+def _ints(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, absent, bad_type, out_of_range)`` for an integer column."""
+    n = len(column)
+    kinds = set(map(type, column))
+    no = np.zeros(n, dtype=bool)
+    if kinds == {int}:
+        try:
+            return np.array(column, dtype=np.int64), no, no, no
+        except OverflowError:
+            pass
+    types = _types(column)
+    integer = _of(types, int)
+    absent = _of(types, _NONE)
+    values = np.full(n, SEQ_ABSENT, dtype=np.int64)
+    big = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(integer):
+        v = column[i]
+        if _I64.min < v <= _I64.max:
+            values[i] = v
+        else:
+            big[i] = True
+    return values, absent, ~(integer | absent), big
+
+
+def _timestamps(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ts_ms, absent, bad)`` for the ts column."""
+    n = len(column)
+    kinds = set(map(type, column))
+    no = np.zeros(n, dtype=bool)
+    if kinds == {int}:
+        try:
+            return np.array(column, dtype=np.int64), no, no
+        except OverflowError:
+            pass
+    parsed = [parse_ts_ms(v) for v in column]
+    absent = _of(_types(column), _NONE)
+    bad = np.fromiter((v is None for v in parsed), dtype=bool, count=n) & ~absent
+    values = np.array([0 if v is None else v for v in parsed], dtype=np.int64)
+    return values, absent, bad
+
+
+def json_columns(points: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn point dicts into ``(points, reasons, fields)``.
+
+    ``points`` is a :data:`POINT_DTYPE` array (absent optional values NaN or SEQ_ABSENT);
+    ``reasons`` a uint8 array of reason codes (0 where no type rule was broken); ``fields`` an
+    int8 array naming the offending field (index into :data:`FIELDS`, -1 for none). Unknown
+    fields are ignored.
+    """
+    n = len(points)
+    out = empty_points(n)
+    reasons = np.zeros(n, dtype=np.uint8)
+    fields = np.full(n, -1, dtype=np.int8)
+
+    ts, absent, bad = _timestamps([p.get("ts") for p in points])
+    mark(reasons, fields, absent, Reason.MISSING_FIELD, 0)
+    mark(reasons, fields, bad, Reason.BAD_TIMESTAMP, 0)
+    out["ts_ms"] = ts
+
+    for f, name in enumerate(FIELDS[1:], start=1):
+        column = [p.get(name) for p in points]
+        if name == "seq":
+            ivalues, absent, bad, big = _ints(column)
+            mark(reasons, fields, bad, Reason.BAD_TYPE, f)
+            mark(reasons, fields, big, Reason.VALUE_RANGE, f)
+            out[name] = ivalues
+            continue
+        values, absent, bad = _floats(column)
+        if name in ("lat", "lon"):
+            mark(reasons, fields, absent, Reason.MISSING_FIELD, f)
+        mark(reasons, fields, bad, Reason.BAD_TYPE, f)
+        finite = np.isfinite(values)
+        mark(reasons, fields, ~finite & ~absent & ~bad, Reason.NOT_FINITE, f)
+        if name in FLOAT32_FIELDS:
+            mark(reasons, fields, finite & (np.abs(values) > _F32_MAX), Reason.VALUE_RANGE, f)
+            values = np.where(finite & (np.abs(values) <= _F32_MAX), values, np.nan)
+        out[name] = values
+    return out, reasons, fields

@@ -1,0 +1,56 @@
+"""The ingester's configuration: a plain dataclass (the ``pogo`` layer builds it from settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.topics import DEFAULT_ROOT
+
+__all__ = ["IngestConfig"]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Everything an :class:`ingest.Ingester` needs besides the database URL.
+
+    ``receive_maximum`` is the MQTT 5 Receive Maximum the ingester announces: how many QoS 1
+    messages the broker may have in flight, unacknowledged, to it. Since nothing is
+    acknowledged before commit, it also bounds what the ingester holds: a batch is flushed
+    when it holds half of it, so the other half keeps flowing during the commit.
+    ``metrics_port`` None serves no metrics; 0 picks a free port (see ``Ingester.metrics_port``).
+    """
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_tls: bool = False
+    mqtt_username: str | None = None
+    mqtt_password: str | None = field(default=None, repr=False)
+    client_id: str = "pogo-ingest"
+    shared_group: str | None = None
+    session_expiry_s: int = 7 * 24 * 3600
+    keepalive_s: int = 30
+    receive_maximum: int = 1000
+    topic_root: str = DEFAULT_ROOT
+    batch_points: int = 5000
+    flush_interval_s: float = 0.25
+    queue_messages: int = 20_000
+    max_payload_bytes: int = 256 * 1024
+    max_future_s: float = 300.0
+    max_age_days: float = 3.0
+    pool_size: int = 2
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes it from outside
+    metrics_port: int | None = 9108
+    retry_min_s: float = 0.1
+    retry_max_s: float = 5.0
+    stop_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.receive_maximum <= 65535:
+            raise ValueError(f"receive_maximum is {self.receive_maximum}; expected 1 to 65535")
+        if self.queue_messages < self.receive_maximum:
+            raise ValueError(
+                f"queue_messages is {self.queue_messages}; expected at least receive_maximum "
+                f"({self.receive_maximum})"
+            )
+        if self.batch_points < 1 or self.flush_interval_s <= 0:
+            raise ValueError("batch_points must be >= 1 and flush_interval_s > 0")
