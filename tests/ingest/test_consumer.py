@@ -14,7 +14,7 @@ from tests.ingest.harness import Publisher, config_for, count, running, telemetr
 def test_every_wire_format_is_stored(
     make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
 ) -> None:
-    """One JSON point, a JSON batch, a ThingsBoard batch and a binary batch all land in telemetry."""
+    """A JSON point, a JSON batch, a ThingsBoard batch and a binary batch all land in telemetry."""
     config = config_for(make_settings())
     t = lambda v: format_topic("benguerir", v, "telemetry", topic_root)  # noqa: E731
     tb_start = now_ms(-30)
