@@ -1,3 +1,45 @@
-"""CO2-avoided methodology: factors with their sources, per-trip and period totals."""
+"""CO2-avoided methodology: factors with their sources, per-trip and period totals.
 
-__all__: list[str] = []
+The public surface: :data:`PROFILES` (``"ams-iii-c"``, ``"city-calibrated"``),
+:data:`DEFAULT_PROFILE`, :func:`get_profile`, :func:`breakdown` (any profile, from summed km
+and kWh), :func:`per_trip`, :func:`period_totals`, :func:`ams_iii_c` (a configured mode mix),
+:class:`Profile`, :class:`Breakdown`, :class:`Factor` and the errors.
+"""
+
+from emissions.errors import EmissionsError, ProfileError, UnknownProfileError
+from emissions.factors import FACTORS, MODE_FACTORS, Factor
+from emissions.methodology import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Breakdown,
+    PeriodTotals,
+    Profile,
+    TripCo2,
+    ams_iii_c,
+    breakdown,
+    city_calibrated,
+    get_profile,
+    per_trip,
+    period_totals,
+)
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "FACTORS",
+    "MODE_FACTORS",
+    "PROFILES",
+    "Breakdown",
+    "EmissionsError",
+    "Factor",
+    "PeriodTotals",
+    "Profile",
+    "ProfileError",
+    "TripCo2",
+    "UnknownProfileError",
+    "ams_iii_c",
+    "breakdown",
+    "city_calibrated",
+    "get_profile",
+    "per_trip",
+    "period_totals",
+]
