@@ -1,3 +1,65 @@
-"""Device and fleet simulators: the Benguerir scenario, faults, load, ground truth."""
+"""Device and fleet simulators: the Benguerir scenario, faults, load, ground truth.
 
-__all__: list[str] = []
+The public surface::
+
+    from simulators import benguerir, simulate, backfill, write_truth, read_truth
+
+    sim = simulate(benguerir(seed=7, days=30))
+    sim.points     # every point as transmitted (POINT_DTYPE), faults included
+    sim.events     # ride_start/ride_end/charge_start/charge_end/fault (EVENT_DTYPE)
+    sim.truth      # every true ride (TRUTH_DTYPE)
+    sim.malformed  # the bad payloads the devices send (MALFORMED_DTYPE)
+    sim.vehicles   # fleet, vehicle, battery_kwh
+    backfill(dsn, sim)  # straight into the database with COPY
+"""
+
+from simulators.backfill import BackfillCounts, backfill
+from simulators.config import FaultRates, ScenarioConfig, benguerir
+from simulators.errors import BackfillError, PublishError, ScenarioError, SimulatorError
+from simulators.render import (
+    EVENT_DTYPE,
+    FLAG_BUFFERED,
+    FLAG_DUPLICATE,
+    FLAG_MULTIPATH,
+    FLAG_OUT_OF_ORDER,
+    FLAG_SKEWED,
+    MALFORMED_DTYPE,
+    POINT_DTYPE,
+    STATE_CHARGING,
+    STATE_PARKED,
+    STATE_RIDING,
+    TRUTH_DTYPE,
+    Rendered,
+)
+from simulators.simulation import VEHICLE_DTYPE, Simulation, simulate
+from simulators.truth import read_truth, write_truth
+
+__all__ = [
+    "EVENT_DTYPE",
+    "FLAG_BUFFERED",
+    "FLAG_DUPLICATE",
+    "FLAG_MULTIPATH",
+    "FLAG_OUT_OF_ORDER",
+    "FLAG_SKEWED",
+    "MALFORMED_DTYPE",
+    "POINT_DTYPE",
+    "STATE_CHARGING",
+    "STATE_PARKED",
+    "STATE_RIDING",
+    "TRUTH_DTYPE",
+    "VEHICLE_DTYPE",
+    "BackfillCounts",
+    "BackfillError",
+    "FaultRates",
+    "PublishError",
+    "Rendered",
+    "ScenarioConfig",
+    "ScenarioError",
+    "Simulation",
+    "SimulatorError",
+    "backfill",
+    "benguerir",
+    "read_truth",
+    "simulate",
+    "write_truth",
+]
