@@ -101,6 +101,11 @@ def _ints(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
             values[i] = v
         else:
             big[i] = True
+    # orjson reads integer literals beyond 64 bits as floats: still an integer out of range.
+    for i in np.flatnonzero(_of(types, float)):
+        v = column[i]
+        if abs(v) >= 2.0**63 and v == v // 1:
+            big[i] = integer[i] = True
     return values, absent, ~(integer | absent), big
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -49,7 +50,10 @@ class Publisher:
         self, topic: str, payload: bytes | str | Any, retain: bool = False, qos: int = 1
     ) -> mqtt.MQTTMessageInfo:
         if not isinstance(payload, bytes | str):
-            payload = orjson.dumps(payload)
+            try:
+                payload = orjson.dumps(payload)
+            except TypeError:  # an integer beyond 64 bits: the standard library writes it
+                payload = json.dumps(payload).encode()
         return self.client.publish(topic, payload, qos=qos, retain=retain)
 
     def publish_all(
