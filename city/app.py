@@ -61,6 +61,10 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
         version="1.0.0",
         summary="Benguerir's POGO mobility figures beside the learning-city programme tables.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; the service serves
+        # nothing that needs another host, so only the OpenAPI document itself is published.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()

@@ -147,10 +147,8 @@ _GAUGES = sql.SQL(
     """
 )
 
-_SCHEMA_VERSION = sql.SQL(
-    "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN NULL"
-    " ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END AS version"
-)
+_HAS_MIGRATIONS = sql.SQL("SELECT to_regclass('schema_migrations') IS NOT NULL AS found")
+_SCHEMA_VERSION = sql.SQL("SELECT coalesce(max(version), 0) AS version FROM schema_migrations")
 
 _PROGRAMMES = sql.SQL(
     "SELECT programme_id, name, description, sort FROM programmes ORDER BY sort, programme_id"
@@ -288,9 +286,13 @@ async def fleet_gauges(conn: Conn, low_battery_pct: float) -> Row:
 
 async def schema_version(conn: Conn) -> int | None:
     """The highest applied migration, or None when the schema was never created."""
+    cur = await conn.execute(_HAS_MIGRATIONS)
+    found = await cur.fetchone()
+    if found is None or not found["found"]:
+        return None
     cur = await conn.execute(_SCHEMA_VERSION)
     row = await cur.fetchone()
-    return None if row is None or row["version"] is None else int(row["version"])
+    return None if row is None else int(row["version"])
 
 
 async def list_programmes(conn: Conn) -> list[Row]:

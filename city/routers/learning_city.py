@@ -28,7 +28,7 @@ _NOT_NULL = ("label", "unit", "period", "source", "sort")
 def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, Any]:
     """The POGO table measured from telemetry, in the shape of the programme tables."""
     period = (
-        f"{win.start:%Y-%m-%d} to {win.end:%Y-%m-%d} (measured, [from, to))"
+        f"{win.start:%Y-%m-%d %H:%M} to {win.end:%Y-%m-%d %H:%M} UTC (measured; end excluded)"
         if win is not None
         else "no trips stored yet"
     )

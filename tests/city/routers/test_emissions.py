@@ -1,0 +1,71 @@
+"""GET /api/v1/emissions: gross, electricity and net CO2 with the methodology used."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+
+from tests.city.builders import t, trip, vehicle
+
+YEAR = {"from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+
+
+def test_emissions_reports_gross_electricity_and_net_per_month(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """Totals and monthly groups carry baseline, electricity and net CO2 summed from the
+    stored trips (baseline − electricity = net), with the stored methodology versions named."""
+    v = vehicle(db)
+    trip(db, v, t("2025-01-10T08:00"), km=10.0)
+    trip(db, v, t("2025-03-05T08:00"), km=20.0, methodology="test-v2")
+
+    response = client.get("/api/v1/emissions", params={**YEAR, "group_by": "month"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    totals = body["totals"]
+    assert totals["distance_km"] == pytest.approx(30.0)
+    assert totals["co2_baseline_kg"] == pytest.approx(0.186 * 30)
+    assert totals["co2_avoided_kg"] == pytest.approx(0.150 * 30)
+    assert totals["co2_baseline_kg"] - totals["co2_electricity_kg"] == pytest.approx(
+        totals["co2_avoided_kg"]
+    )
+    assert totals["avoided_g_per_km"] == pytest.approx(150.0)
+    assert len(body["groups"]) == 12
+    assert body["groups"][2]["start"] == "2025-03-01T00:00:00Z"
+    assert body["groups"][2]["co2_avoided_kg"] == pytest.approx(3.0)
+    assert body["groups"][1]["trips"] == 0
+    methodology = body["methodology"]
+    assert methodology["profile"] == "stored"
+    assert methodology["stored_methodologies"] == {"test-v1": 1, "test-v2": 1}
+    assert "baseline" in methodology["explanation"]
+
+
+def test_emissions_by_year_and_day(db: psycopg.Connection, client: httpx.Client) -> None:
+    """group_by=year gives one group per calendar year; group_by=day one per UTC day."""
+    trip(db, vehicle(db), t("2025-06-01T12:00"), km=5.0)
+    yearly = client.get("/api/v1/emissions", params={**YEAR, "group_by": "year"}).json()
+    assert [g["start"] for g in yearly["groups"]] == ["2025-01-01T00:00:00Z"]
+    daily = client.get("/api/v1/emissions", params={**YEAR, "group_by": "day"}).json()
+    assert len(daily["groups"]) == 365
+    assert sum(g["trips"] for g in daily["groups"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({**YEAR, "group_by": "week"}, "group_by"),
+        ({**YEAR, "profile": "no-such-profile"}, "profile"),
+        ({"from": "2025-01-01T00:00:00Z", "to": "garbage"}, "to"),
+        ({"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "group_by": "day"}, "to"),
+    ],
+)
+def test_emissions_refuses_bad_parameters(
+    client: httpx.Client, params: dict[str, str], parameter: str
+) -> None:
+    """An unknown group, an unknown profile, a bad time and too many day groups get 422
+    naming the parameter."""
+    response = client.get("/api/v1/emissions", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", parameter]

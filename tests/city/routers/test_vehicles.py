@@ -1,0 +1,82 @@
+"""GET /api/v1/vehicles and /api/v1/vehicles/{id}: last position, state, SoC, last seen."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+import pytest
+
+from tests.city.builders import point, state, t, vehicle
+
+
+def test_vehicles_show_state_position_soc_and_last_seen(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """A vehicle the trip builder placed shows its vehicle_state; one it has not placed yet
+    shows its latest telemetry point and no state."""
+    a = vehicle(db, "m001")
+    state(db, a, "charging", soc_pct=35.5, last_seen=t("2025-03-01T12:00"), lat=32.23)
+    b = vehicle(db, "m002")
+    point(db, b, t("2025-03-01T09:00"), lat=32.20, soc_pct=90)
+    point(db, b, t("2025-03-01T10:00"), lat=32.21, soc_pct=88)
+
+    response = client.get("/api/v1/vehicles")
+
+    assert response.status_code == 200
+    by_id = {v["vehicle"]: v for v in response.json()["vehicles"]}
+    assert by_id["m001"]["state"] == "charging"
+    assert by_id["m001"]["soc_pct"] == pytest.approx(35.5)
+    assert by_id["m001"]["lat"] == pytest.approx(32.23)
+    assert by_id["m001"]["last_seen"] == "2025-03-01T12:00:00Z"
+    assert by_id["m002"]["state"] is None
+    assert by_id["m002"]["lat"] == pytest.approx(32.21)
+    assert by_id["m002"]["soc_pct"] == pytest.approx(88)
+    assert by_id["m002"]["last_seen"] == "2025-03-01T10:00:00Z"
+
+
+def test_vehicles_filter_by_state_and_fleet(db: psycopg.Connection, client: httpx.Client) -> None:
+    """state= and fleet= narrow the list."""
+    state(db, vehicle(db, "m001"), "riding")
+    state(db, vehicle(db, "m002"), "parked")
+    state(db, vehicle(db, "m001", fleet="other"), "riding")
+    riding = client.get("/api/v1/vehicles", params={"state": "riding"}).json()["vehicles"]
+    assert sorted((v["fleet"], v["vehicle"]) for v in riding) == [
+        ("benguerir", "m001"),
+        ("other", "m001"),
+    ]
+    other = client.get("/api/v1/vehicles", params={"fleet": "other"}).json()["vehicles"]
+    assert [v["vehicle"] for v in other] == ["m001"]
+
+
+def test_one_vehicle_by_id(db: psycopg.Connection, client: httpx.Client) -> None:
+    """/vehicles/{id} returns the vehicle; an unknown id is 404; an id in two fleets needs
+    fleet= (422 naming fleet), and with it answers."""
+    state(db, vehicle(db, "m001"), "parked", soc_pct=12)
+    vehicle(db, "m002")
+    vehicle(db, "m002", fleet="other")
+    one = client.get("/api/v1/vehicles/m001")
+    assert one.status_code == 200
+    assert one.json()["soc_pct"] == pytest.approx(12)
+    assert client.get("/api/v1/vehicles/m999").status_code == 404
+    ambiguous = client.get("/api/v1/vehicles/m002")
+    assert ambiguous.status_code == 422
+    assert ambiguous.json()["detail"][0]["loc"] == ["query", "fleet"]
+    chosen = client.get("/api/v1/vehicles/m002", params={"fleet": "other"})
+    assert chosen.status_code == 200 and chosen.json()["fleet"] == "other"
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "parameter"),
+    [
+        ("/api/v1/vehicles", {"state": "flying"}, "state"),
+        ("/api/v1/vehicles", {"fleet": "bad fleet!"}, "fleet"),
+        ("/api/v1/vehicles/bad%20id", {}, "vehicle_id"),
+    ],
+)
+def test_vehicles_refuse_bad_parameters(
+    client: httpx.Client, url: str, params: dict[str, str], parameter: str
+) -> None:
+    """An unknown state or a malformed id gets 422 naming the parameter."""
+    response = client.get(url, params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == parameter
