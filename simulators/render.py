@@ -482,7 +482,7 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
     points = np.concatenate([points, copies])
     points = points[np.lexsort((points["seq"], points["vehicle_index"], points["sent_ts"]))]
 
-    malformed = _malformed(plan, points, key, faults.malformed)
+    malformed = _malformed(plan, points, faults.malformed)
     return Rendered(
         points=points,
         events=_events(plan, rides, w0, w1),
@@ -492,20 +492,22 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
     )
 
 
-def _malformed(
-    plan: Plan, points: np.ndarray, key: npt.NDArray[np.uint64], rate: float
-) -> np.ndarray:
-    """Bad payloads, about ``rate`` per point, each sent beside a real point."""
+def _malformed(plan: Plan, points: np.ndarray, rate: float) -> np.ndarray:
+    """Bad payloads, about ``rate`` per true point, each sent just after a real point."""
     n = points.size
     if n == 0 or rate <= 0:
         return np.empty(0, dtype=MALFORMED_DTYPE)
-    chosen = np.flatnonzero(hash_uniform(np.arange(n, dtype=np.uint64) ^ key[0], 31) < rate)
+    key = (points["vehicle_index"].astype(np.uint64) << np.uint64(42)) + points["true_ts"].astype(
+        np.int64
+    ).astype(np.uint64)
+    original = (points["flags"] & FLAG_DUPLICATE) == 0
+    chosen = np.flatnonzero((hash_uniform(key, 31 + plan.config.seed) < rate) & original)
     out = np.empty(chosen.size, dtype=MALFORMED_DTYPE)
     out["fleet"] = points["fleet"][chosen]
     out["vehicle"] = points["vehicle"][chosen]
     out["sent_ts"] = points["sent_ts"][chosen] + np.timedelta64(1, "ms")
     kinds = np.array(MALFORMED_KINDS)[
-        (hash_uniform(chosen.astype(np.uint64), 32) * len(MALFORMED_KINDS)).astype(np.int64)
+        (hash_uniform(key[chosen], 32) * len(MALFORMED_KINDS)).astype(np.int64)
     ]
     out["kind"] = kinds
     ts = points["ts"][chosen].astype(np.int64)

@@ -12,14 +12,15 @@ def scenario(
     vehicles: int = 8,
     seed: int = 3,
     faults: bool | FaultRates = False,
+    start: datetime | None = None,
     **overrides: object,
 ) -> ScenarioConfig:
-    """A short Benguerir scenario: ``vehicles`` vehicles for ``days`` days from 2024-03-04."""
+    """A short Benguerir scenario: ``vehicles`` vehicles for ``days`` days (from 2024-03-04)."""
     return benguerir(
         seed=seed,
         days=days,
         vehicles=vehicles,
-        start=datetime(2024, 3, 4, tzinfo=UTC),
+        start=start or datetime(2024, 3, 4, tzinfo=UTC),
         faults=faults,
         **overrides,
     )

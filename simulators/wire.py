@@ -1,0 +1,255 @@
+"""The wire contract of DESIGN.md, as the devices speak it: topics and payloads.
+
+Telemetry goes out as one JSON object per point (``json``), as JSON arrays of a vehicle's
+points (``batch``), or in the ingester's binary encoding (``binary``, :mod:`ingest.binary`,
+built here straight from the arrays with its record layout). Batches hold the points a vehicle
+sends within ``batch_s`` seconds of each other (a buffered episode's upload is one batch), at
+most 1,000 each. Optional values that are absent (NaN) are left out of JSON and marked absent in
+binary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from ingest import binary
+
+__all__ = [
+    "MESSAGE_EVENTS",
+    "MESSAGE_MALFORMED",
+    "MESSAGE_STATUS",
+    "MESSAGE_TELEMETRY",
+    "Messages",
+    "Mode",
+    "binary_payload",
+    "event_messages",
+    "json_points",
+    "telemetry_messages",
+    "topic",
+]
+
+Mode = Literal["json", "batch", "binary"]
+MESSAGE_TELEMETRY, MESSAGE_EVENTS, MESSAGE_MALFORMED, MESSAGE_STATUS = 0, 1, 2, 3
+_MAX_BATCH = 1000
+# (point field, binary record field, wire integer = round(value * scale), present bit):
+# the table of ingest/binary.py's docstring.
+_BINARY_OPTIONAL = (
+    ("speed_kmh", "speed", 100.0, 0),
+    ("heading_deg", "heading", 100.0, 1),
+    ("hdop", "hdop", 100.0, 2),
+    ("soc_pct", "soc", 100.0, 3),
+    ("voltage_v", "voltage", 100.0, 4),
+    ("current_a", "current", 10.0, 5),
+    ("batt_temp_c", "batt_temp", 100.0, 6),
+    ("odometer_km", "odometer", 100.0, 7),
+)
+_JSON_OPTIONAL = (
+    "speed_kmh",
+    "heading_deg",
+    "hdop",
+    "soc_pct",
+    "voltage_v",
+    "current_a",
+    "batt_temp_c",
+    "odometer_km",
+)
+
+
+def topic(root: str, fleet: str, vehicle: str, kind: str) -> str:
+    """``{root}/{fleet}/{vehicle}/{kind}``."""
+    return f"{root}/{fleet}/{vehicle}/{kind}"
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Messages to publish, sorted by send time.
+
+    ``send_ms`` epoch milliseconds; ``vehicle`` index; ``kind`` MESSAGE_*; ``payload`` bytes;
+    ``points`` telemetry points carried (0 for other kinds); ``retain`` for status.
+    """
+
+    send_ms: npt.NDArray[np.int64]
+    vehicle: npt.NDArray[np.int64]
+    kind: npt.NDArray[np.int64]
+    payload: list[bytes]
+    points: npt.NDArray[np.int64]
+
+    @staticmethod
+    def merge(parts: Sequence[Messages]) -> Messages:
+        """All of ``parts`` in one, by send time (stable)."""
+        send = np.concatenate([p.send_ms for p in parts]) if parts else np.zeros(0, np.int64)
+        order = np.argsort(send, kind="stable")
+        payload = [b for p in parts for b in p.payload]
+        return Messages(
+            send_ms=send[order],
+            vehicle=np.concatenate([p.vehicle for p in parts])[order] if parts else send,
+            kind=np.concatenate([p.kind for p in parts])[order] if parts else send,
+            payload=[payload[i] for i in order],
+            points=np.concatenate([p.points for p in parts])[order] if parts else send,
+        )
+
+    def split(self, before_ms: int) -> tuple[Messages, Messages]:
+        """(messages sent before ``before_ms``, the rest)."""
+        cut = int(np.searchsorted(self.send_ms, before_ms, side="left"))
+        return self._slice(0, cut), self._slice(cut, self.send_ms.size)
+
+    def _slice(self, lo: int, hi: int) -> Messages:
+        return Messages(
+            self.send_ms[lo:hi],
+            self.vehicle[lo:hi],
+            self.kind[lo:hi],
+            self.payload[lo:hi],
+            self.points[lo:hi],
+        )
+
+    def __len__(self) -> int:
+        return int(self.send_ms.size)
+
+
+def json_points(points: np.ndarray) -> list[dict[str, object]]:
+    """One dict per point with the wire's field names (absent values left out)."""
+    ts = np.char.add(np.datetime_as_string(points["ts"], unit="ms"), "Z").tolist()
+    lat = points["lat"].tolist()
+    lon = points["lon"].tolist()
+    columns = []
+    for name in _JSON_OPTIONAL:
+        values = points[name].astype(np.float64)
+        present = np.isfinite(values)
+        columns.append((name, values.tolist(), present.tolist()))
+    seq = points["seq"].tolist()
+    out: list[dict[str, object]] = []
+    for i in range(points.size):  # building the payload objects a device would send
+        item: dict[str, object] = {"ts": ts[i], "lat": lat[i], "lon": lon[i]}
+        for name, values, present in columns:
+            if present[i]:
+                item[name] = values[i]
+        item["seq"] = seq[i]
+        out.append(item)
+    return out
+
+
+def binary_payload(points: np.ndarray) -> bytes:
+    """The points (at most 1,000) as one message in the ingester's binary encoding v1."""
+    return _binary_header(points.size) + _binary_records(points).tobytes()
+
+
+def _binary_header(count: int) -> bytes:
+    header = np.zeros(1, dtype=binary.HEADER_DTYPE)
+    header["magic"] = binary.MAGIC
+    header["version"] = binary.VERSION
+    header["record_size"] = binary.RECORD_SIZE
+    header["count"] = count
+    return header.tobytes()
+
+
+def _binary_records(points: np.ndarray) -> np.ndarray:
+    n = points.size
+    records = np.zeros(n, dtype=binary.RECORD_DTYPE)
+    records["ts"] = points["ts"].astype(np.int64)
+    records["lat"] = np.rint(points["lat"] * 1e7).astype(np.int32)
+    records["lon"] = np.rint(points["lon"] * 1e7).astype(np.int32)
+    present = np.zeros(n, dtype=np.uint16)
+    for name, wire_name, scale, bit in _BINARY_OPTIONAL:
+        values = points[name].astype(np.float64)
+        has = np.isfinite(values)
+        records[wire_name] = np.where(has, np.rint(np.where(has, values, 0.0) * scale), 0).astype(
+            binary.RECORD_DTYPE[wire_name]
+        )
+        present |= has.astype(np.uint16) << np.uint16(bit)
+    records["seq"] = points["seq"].astype(np.uint32)
+    present |= np.uint16(1 << 8)
+    records["present"] = present
+    return records
+
+
+def telemetry_messages(points: np.ndarray, mode: Mode, batch_s: float = 30.0) -> Messages:
+    """The telemetry messages of ``points`` (transmission order) in ``mode``."""
+    sent = points["sent_ts"].astype(np.int64)
+    vehicle = points["vehicle_index"].astype(np.int64)
+    if mode == "json":
+        dicts = json_points(points)
+        return Messages(
+            send_ms=sent,
+            vehicle=vehicle,
+            kind=np.full(points.size, MESSAGE_TELEMETRY, dtype=np.int64),
+            payload=[orjson.dumps(d) for d in dicts],
+            points=np.ones(points.size, dtype=np.int64),
+        )
+    # Batches: a vehicle's points sent within the same batch_s window, 1,000 at most.
+    window = sent // int(batch_s * 1000)
+    order = np.lexsort((sent, window, vehicle))
+    v, w = vehicle[order], window[order]
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (v[1:] != v[:-1]) | (w[1:] != w[:-1])
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    rank = np.arange(order.size) - starts[group]
+    new |= (rank % _MAX_BATCH == 0) & (rank > 0)
+    bounds = np.append(np.flatnonzero(new), order.size)
+    ordered = points[order]
+    pairs = zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    if mode == "batch":
+        dicts = json_points(ordered)
+        payloads = [orjson.dumps(dicts[lo:hi]) for lo, hi in pairs]  # per message
+    else:
+        raw = _binary_records(ordered).tobytes()
+        size = binary.RECORD_SIZE
+        payloads = [_binary_header(hi - lo) + raw[lo * size : hi * size] for lo, hi in pairs]
+    send = np.maximum.reduceat(sent[order], bounds[:-1]) if order.size else sent[:0]
+    result = Messages(
+        send_ms=send.astype(np.int64),
+        vehicle=v[bounds[:-1]],
+        kind=np.full(bounds.size - 1, MESSAGE_TELEMETRY, dtype=np.int64),
+        payload=payloads,
+        points=np.diff(bounds).astype(np.int64),
+    )
+    return Messages.merge([result])
+
+
+def event_messages(events: np.ndarray, latency_ms: int = 400) -> Messages:
+    """One JSON event message per event, sent ``latency_ms`` after it happened."""
+    ts = np.char.add(np.datetime_as_string(events["ts"], unit="ms"), "Z").tolist()
+    payloads = []
+    for i in range(events.size):  # per event (rides and charges)
+        item: dict[str, object] = {"ts": ts[i], "type": str(events["type"][i])}
+        if events["ride_id"][i]:
+            item["ride_id"] = str(events["ride_id"][i])
+        if events["rider"][i]:
+            item["rider"] = str(events["rider"][i])
+        if events["code"][i]:
+            item["code"] = str(events["code"][i])
+        payloads.append(orjson.dumps(item))
+    return Messages.merge(
+        [
+            Messages(
+                send_ms=events["ts"].astype(np.int64) + latency_ms,
+                vehicle=events["vehicle_index"].astype(np.int64),
+                kind=np.full(events.size, MESSAGE_EVENTS, dtype=np.int64),
+                payload=payloads,
+                points=np.zeros(events.size, dtype=np.int64),
+            )
+        ]
+    )
+
+
+def malformed_messages(malformed: np.ndarray, vehicle_index: dict[str, int]) -> Messages:
+    """The bad payloads, each its own telemetry message."""
+    return Messages.merge(
+        [
+            Messages(
+                send_ms=malformed["sent_ts"].astype(np.int64),
+                vehicle=np.array(
+                    [vehicle_index[str(v)] for v in malformed["vehicle"]], dtype=np.int64
+                ),
+                kind=np.full(malformed.size, MESSAGE_MALFORMED, dtype=np.int64),
+                payload=[bytes(p) for p in malformed["payload"]],
+                points=np.zeros(malformed.size, dtype=np.int64),
+            )
+        ]
+    )
