@@ -168,12 +168,15 @@ class Ingester:
             max_size=c.pool_size,
             name=f"ingest-{c.client_id}",
             configure=prepare_connection,
-            reconnect_timeout=24 * 3600,  # keep trying through an outage
+            # psycopg_pool backs off exponentially without a cap while it reconnects; giving
+            # an attempt up early lets the next write start a fresh one (our own backoff,
+            # capped at retry_max_s, paces the writes), so recovery is quick after any outage.
+            reconnect_timeout=max(2 * c.retry_max_s, 5.0),
             open=False,
         )
         try:
             pool.open(wait=False)
-            writer = Writer(pool)
+            writer = Writer(pool, connection_timeout_s=2.0)
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = c.session_expiry_s
             props.ReceiveMaximum = c.receive_maximum

@@ -99,6 +99,7 @@ def config_for(settings: Settings, **changes: Any) -> IngestConfig:
     config = ingest_config(settings)
     changes.setdefault("client_id", f"test-ingest-{uuid.uuid4().hex[:8]}")
     changes.setdefault("metrics_port", None)
+    changes.setdefault("session_expiry_s", 600)
     return replace(config, **changes)
 
 
@@ -154,6 +155,7 @@ class IngestProcess:
             "POGO_MQTT_CLIENT_ID": client_id,
             "POGO_INGEST_METRICS_PORT": str(self.metrics_port),
             "POGO_LOG_FORMAT": "json",
+            "POGO_MQTT_SESSION_EXPIRY_S": "600",  # do not leave week-long sessions behind
             **env,
         }
         self.log_path = tmp / f"ingest-{client_id}-{uuid.uuid4().hex[:6]}.log"
