@@ -1,17 +1,24 @@
 """The emissions methodology the service reports: which profile, which parameters, in words.
 
-Until the ``emissions`` package exposes its profiles, the service reports the per-trip figures
-the trip builder stored (profile ``stored``): gross baseline, electricity and net CO2 summed
-over the window, with the methodology versions found on the trips.
+Two kinds of profile:
+
+``stored``
+    The per-trip figures the trip builder stored (``co2_baseline_kg``, ``co2_electricity_kg``,
+    ``co2_avoided_kg``), summed over the window, with the methodology versions found on them.
+any profile of :data:`emissions.PROFILES` (``ams-iii-c``, ``city-calibrated``)
+    Computed from the window's summed kilometres and measured kilowatt-hours with
+    :func:`emissions.breakdown` (exact: CO2 is linear in km and kWh); trips without a measured
+    energy get the profile's assumed consumption.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import emissions
 from city.errors import BadParameterError
 
-__all__ = ["STORED", "describe", "explain", "profile_names", "totals"]
+__all__ = ["STORED", "check_profile", "default_profile", "describe", "profile_names", "totals"]
 
 STORED = "stored"
 
@@ -22,49 +29,102 @@ _STORED_TEXT = (
     "the trip; these figures are their sums over the window."
 )
 
+_COMMON_TEXT = (
+    "CO2 avoided is what the trips' displaced modes of transport would have emitted (the "
+    "baseline, gross) minus the emissions of the electricity the motorcycles used, counting "
+    "grid losses and charging losses. Kilometres come from the GPS tracks; electricity from "
+    "each trip's measured battery use, or from an assumed consumption where a trip has none."
+)
+
 
 def profile_names() -> list[str]:
     """The profiles a request may name."""
-    return [STORED]
+    return [*emissions.PROFILES, STORED]
 
 
-def check_profile(name: str | None) -> str:
-    """The profile to apply, or :class:`BadParameterError` naming ``profile``."""
-    if name is None:
-        return STORED
+def default_profile(configured: str | None) -> str:
+    """The profile used when a request names none."""
+    return configured or emissions.DEFAULT_PROFILE
+
+
+def check_profile(name: str) -> str:
+    """``name`` when it is a profile, or :class:`BadParameterError` naming ``profile``."""
     names = profile_names()
     if name not in names:
         raise BadParameterError("profile", name, f"one of {', '.join(names)}")
     return name
 
 
+def _parameters(profile: emissions.Profile) -> list[dict[str, Any]]:
+    rows = []
+    for p in profile.parameters():
+        share = p.get("share")
+        rows.append(
+            {
+                "name": str(p["name"]),
+                "value": float(p["value"]),  # type: ignore[arg-type]
+                "unit": str(p["unit"]),
+                "source": str(p["source"]),
+                "note": str(p.get("note") or ""),
+                "share": None if share is None else float(share),  # type: ignore[arg-type]
+            }
+        )
+    return rows
+
+
 def describe(profile: str, stored: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``methodology`` object of a report: profile, label, parameters, explanation."""
+    versions = {r["methodology"] or "unknown": int(r["trips"]) for r in stored}
+    if profile == STORED:
+        return {
+            "profile": STORED,
+            "version": None,
+            "label": "Per-trip figures stored by the trip builder",
+            "calibration": False,
+            "parameters": [],
+            "stored_methodologies": versions,
+            "explanation": _STORED_TEXT,
+        }
+    prof = emissions.get_profile(profile)
     return {
-        "profile": profile,
-        "label": "Per-trip figures stored by the trip builder",
-        "calibration": False,
-        "parameters": [],
-        "stored_methodologies": {r["methodology"] or "unknown": int(r["trips"]) for r in stored},
-        "explanation": _STORED_TEXT,
+        "profile": prof.name,
+        "version": prof.version,
+        "label": prof.label,
+        "calibration": prof.calibration,
+        "parameters": _parameters(prof),
+        "stored_methodologies": versions,
+        "explanation": f"{_COMMON_TEXT} {prof.description}".strip(),
     }
 
 
 def explain(profile: str) -> str:
     """The methodology in plain words, for the report page."""
-    return _STORED_TEXT
+    if profile == STORED:
+        return _STORED_TEXT
+    return f"{_COMMON_TEXT} {emissions.get_profile(profile).description}".strip()
 
 
 def totals(profile: str, figures: dict[str, Any]) -> dict[str, Any]:
-    """Gross baseline, electricity and net CO2 for summed figures under ``profile``."""
+    """Gross baseline, electricity and net CO2 for a row of summed figures under ``profile``."""
     km = float(figures["distance_km"])
-    avoided = float(figures["co2_avoided_kg"])
+    kwh = float(figures["energy_kwh"])
+    common = {"trips": int(figures["trips"]), "distance_km": km, "energy_kwh": kwh}
+    if profile == STORED:
+        avoided = float(figures["co2_avoided_kg"])
+        return {
+            **common,
+            "co2_baseline_kg": float(figures["co2_baseline_kg"]),
+            "co2_electricity_kg": float(figures["co2_electricity_kg"]),
+            "co2_avoided_kg": avoided,
+            "avoided_g_per_km": avoided * 1000 / km if km > 0 else None,
+        }
+    result = emissions.breakdown(
+        km, kwh, profile, unmeasured_km=float(figures["distance_km_without_energy"])
+    )
     return {
-        "trips": int(figures["trips"]),
-        "distance_km": km,
-        "energy_kwh": float(figures["energy_kwh"]),
-        "co2_baseline_kg": float(figures["co2_baseline_kg"]),
-        "co2_electricity_kg": float(figures["co2_electricity_kg"]),
-        "co2_avoided_kg": avoided,
-        "avoided_g_per_km": avoided * 1000 / km if km > 0 else None,
+        **common,
+        "co2_baseline_kg": result.co2_baseline_kg,
+        "co2_electricity_kg": result.co2_electricity_kg,
+        "co2_avoided_kg": result.co2_avoided_kg,
+        "avoided_g_per_km": result.avoided_g_per_km,
     }

@@ -44,6 +44,8 @@ _FIGURES: LiteralString = """
     count(DISTINCT vehicle_key)                   AS vehicles_active,
     coalesce(sum(energy_kwh), 0)                  AS energy_kwh,
     count(*) FILTER (WHERE energy_kwh IS NULL)    AS trips_without_energy,
+    coalesce(sum(distance_km) FILTER (WHERE energy_kwh IS NULL), 0)
+                                                  AS distance_km_without_energy,
     coalesce(sum(duration_s), 0)                  AS duration_s,
     coalesce(sum(co2_baseline_kg), 0)             AS co2_baseline_kg,
     coalesce(sum(co2_electricity_kg), 0)          AS co2_electricity_kg,
@@ -78,6 +80,7 @@ _SERIES = sql.SQL(
            coalesce(t.vehicles_active, 0) AS vehicles_active,
            coalesce(t.energy_kwh, 0) AS energy_kwh,
            coalesce(t.trips_without_energy, 0) AS trips_without_energy,
+           coalesce(t.distance_km_without_energy, 0) AS distance_km_without_energy,
            coalesce(t.duration_s, 0) AS duration_s,
            coalesce(t.co2_baseline_kg, 0) AS co2_baseline_kg,
            coalesce(t.co2_electricity_kg, 0) AS co2_electricity_kg,

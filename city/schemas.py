@@ -100,10 +100,13 @@ class Parameter(BaseModel):
     value: float
     unit: str
     source: str
+    note: str = ""
+    share: float | None = Field(default=None, description="A displaced mode's share of km.")
 
 
 class Methodology(BaseModel):
     profile: str = Field(description="'stored' = the per-trip figures the trip builder stored.")
+    version: str | None = Field(description="The profile's version (None for 'stored').")
     label: str
     calibration: bool = Field(description="True when the profile is fitted to a reported figure.")
     parameters: list[Parameter]

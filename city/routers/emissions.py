@@ -27,12 +27,19 @@ async def emissions(
     group_by: Annotated[GroupBy, Query(description="Group width, in UTC.")] = "month",
     profile: Annotated[
         str | None,
-        Query(max_length=64, description="Methodology profile; default: the service's."),
+        Query(
+            max_length=64,
+            description="Methodology profile: ams-iii-c, city-calibrated, or stored (the "
+            "per-trip figures the trip builder stored); default: the service's.",
+        ),
     ] = None,
 ) -> EmissionsReport:
     """CO2 avoided in ``[from, to)``: baseline (gross), electricity and net, in total and per
     group, with the methodology profile and every parameter it used."""
-    chosen = methodology.check_profile(profile or request.app.state.config.emissions_profile)
+    config = request.app.state.config
+    chosen = methodology.check_profile(
+        profile or methodology.default_profile(config.emissions_profile)
+    )
     check_buckets(request, win, "group_by", group_by)
     total = await queries.summary(conn, win.start, win.end)
     rows = await queries.period_series(conn, win.start, win.end, group_by)

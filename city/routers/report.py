@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -77,19 +76,21 @@ async def report(
     """The city report: key figures, charts of trips, kilometres and CO2 avoided over time,
     the programme tables, the methodology in plain words, and links to the CSV exports."""
     win = await optional_window(conn, from_, to, config.max_window_days)
+    profile = methodology.check_profile(methodology.default_profile(config.emissions_profile))
     context: dict[str, Any] = {"window": win, "bucket": None, "charts": [], "totals": None}
+    stored: list[dict[str, Any]] = []
     if win is not None:
         chosen, rows = await _series(request, conn, win, bucket)
-        totals = figures(await queries.summary(conn, win.start, win.end))
+        row = await queries.summary(conn, win.start, win.end)
         stored = await queries.methodologies(conn, win.start, win.end)
-        profile = methodology.check_profile(config.emissions_profile)
-        breakdown = methodology.totals(profile, await queries.summary(conn, win.start, win.end))
         fmt = _LABELS[chosen]
         context.update(
             bucket=chosen,
-            totals=totals,
-            breakdown=breakdown,
-            described=methodology.describe(profile, stored),
+            totals=figures(row),
+            comparison=[
+                {**methodology.describe(name, []), **methodology.totals(name, row)}
+                for name in methodology.profile_names()
+            ],
             charts=[
                 bar_chart(
                     "trips",
@@ -107,19 +108,17 @@ async def report(
                 ),
                 bar_chart(
                     "co2",
-                    f"CO2 avoided per {chosen}",
+                    f"CO2 avoided per {chosen} (as stored per trip)",
                     "kg",
                     [(r["bucket_start"], float(r["co2_avoided_kg"])) for r in rows],
                     fmt,
                 ),
             ],
             query=f"from={win.start.isoformat()}&to={win.end.isoformat()}&bucket={chosen}",
-            last_day=win.end - timedelta(microseconds=1),
         )
     else:
-        profile = methodology.check_profile(config.emissions_profile)
-        context["described"] = methodology.describe(profile, [])
         context["query"] = ""
+    context["described"] = methodology.describe(profile, stored)
     context["tables"] = (await learning_city_tables(conn, win))["programmes"]
     context["explanation"] = methodology.explain(profile)
     return templates.TemplateResponse(request, "report.html", context)

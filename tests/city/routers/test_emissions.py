@@ -20,7 +20,9 @@ def test_emissions_reports_gross_electricity_and_net_per_month(
     trip(db, v, t("2025-01-10T08:00"), km=10.0)
     trip(db, v, t("2025-03-05T08:00"), km=20.0, methodology="test-v2")
 
-    response = client.get("/api/v1/emissions", params={**YEAR, "group_by": "month"})
+    response = client.get(
+        "/api/v1/emissions", params={**YEAR, "group_by": "month", "profile": "stored"}
+    )
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -40,6 +42,50 @@ def test_emissions_reports_gross_electricity_and_net_per_month(
     assert methodology["profile"] == "stored"
     assert methodology["stored_methodologies"] == {"test-v1": 1, "test-v2": 1}
     assert "baseline" in methodology["explanation"]
+
+
+def test_city_calibrated_profile_reproduces_150_g_per_km_with_its_parameters(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """Under the city-calibrated profile, trips using the reference 5.84 kWh/100 km avoid the
+    city's 150 g/km net; the report says it is a calibration and lists every parameter with
+    value, unit and source."""
+    v = vehicle(db)
+    trip(db, v, t("2025-02-01T08:00"), km=10.0, energy_kwh=0.584)
+    trip(db, v, t("2025-05-01T08:00"), km=30.0, energy_kwh=30 * 0.0584)
+
+    body = client.get("/api/v1/emissions", params={**YEAR, "profile": "city-calibrated"}).json()
+
+    totals = body["totals"]
+    assert totals["avoided_g_per_km"] == pytest.approx(150.0, abs=0.01)
+    assert totals["co2_avoided_kg"] == pytest.approx(40 * 0.150, rel=1e-4)
+    assert totals["co2_baseline_kg"] - totals["co2_electricity_kg"] == pytest.approx(
+        totals["co2_avoided_kg"], abs=1e-9
+    )
+    methodology = body["methodology"]
+    assert methodology["profile"] == "city-calibrated"
+    assert methodology["calibration"] is True
+    assert methodology["version"]
+    names = {p["name"] for p in methodology["parameters"]}
+    assert any(n.startswith("mode:") for n in names) and len(names) >= 5
+    assert all(p["unit"] and p["source"] for p in methodology["parameters"])
+    assert sum(g["co2_avoided_kg"] for g in body["groups"]) == pytest.approx(
+        totals["co2_avoided_kg"]
+    )
+
+
+def test_default_profile_is_the_ams_iii_c_structured_one(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """Without profile= the report uses the AMS-III.C-structured profile, which is not a
+    calibration; trips without a measured energy still get electricity (an assumed use)."""
+    v = vehicle(db)
+    trip(db, v, t("2025-02-01T08:00"), km=10.0, energy_kwh=None)
+    body = client.get("/api/v1/emissions", params=YEAR).json()
+    assert body["methodology"]["profile"] == "ams-iii-c"
+    assert body["methodology"]["calibration"] is False
+    assert body["totals"]["co2_electricity_kg"] > 0
+    assert 0 < body["totals"]["co2_avoided_kg"] < body["totals"]["co2_baseline_kg"]
 
 
 def test_emissions_by_year_and_day(db: psycopg.Connection, client: httpx.Client) -> None:
