@@ -138,6 +138,14 @@ class Profile:
         """EF_grid × (1 + TDL) / η_charge: emissions per kWh taken from the battery."""
         return self.grid.value * (1.0 + self.td_losses.value) / self.charging_efficiency.value
 
+    def trip_co2(
+        self, distance_km: NDArray[np.float64], energy_kwh: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """``(baseline, electricity, avoided)`` kg per trip: :func:`per_trip` as a method, the
+        interface the trip builder calls (it never imports this package)."""
+        co2 = per_trip(distance_km, energy_kwh, self)
+        return co2.baseline_kg, co2.electricity_kg, co2.avoided_kg
+
     def parameters(self) -> list[dict[str, object]]:
         """Every parameter with value, unit and source (the service and reports show them)."""
         out: list[dict[str, object]] = []

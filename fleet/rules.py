@@ -62,6 +62,8 @@ class TripRules:
         A trip is final (written, and its points no longer reprocessed unless late points
         arrive) when it ended at least ``max(min_parking_s, max_gap_s)`` before the vehicle's
         latest fix, or ``settle_s`` before the build time ``now`` (the vehicle went silent).
+    offline_after_s : float, default 900.0
+        A vehicle whose last fix is older than this, in s, at build time is ``offline``.
 
     Raises
     ------
@@ -87,6 +89,7 @@ class TripRules:
     default_battery_kwh: float = 2.3
     received_margin_s: float = 120.0
     settle_s: float = 900.0
+    offline_after_s: float = 900.0
 
     def __post_init__(self) -> None:
         for item in fields(self):

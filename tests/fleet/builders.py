@@ -130,3 +130,74 @@ def synthetic_fleet(n_points: int, n_vehicles: int = 200, seed: int = 7) -> Trac
     return Track.from_arrays(
         vehicle, t_ms, lat, lon, speed, hdop, soc, 1000 + np.cumsum(step) * KM_PER_DEG_LAT
     )
+
+
+def vehicle_key(
+    conn: Any, name: str = "m001", fleet: str = "pogo", battery_kwh: float | None = 2.0
+) -> int:
+    """The key of vehicle ``fleet/name``, created when absent."""
+    row = conn.execute(
+        "INSERT INTO vehicles (fleet, vehicle, battery_kwh) VALUES (%s, %s, %s) "
+        "ON CONFLICT (fleet, vehicle) DO UPDATE SET battery_kwh = excluded.battery_kwh "
+        "RETURNING vehicle_key",
+        (fleet, name, battery_kwh),
+    ).fetchone()
+    return int(row[0])
+
+
+def insert_fixes(conn: Any, key: int, points: list[dict[str, Any]], received_at: datetime) -> None:
+    """Store fixes of vehicle ``key`` as the ingester would, all received at ``received_at``."""
+
+    def val(x: Any) -> Any:
+        return None if x is None or (isinstance(x, float) and np.isnan(x)) else x
+
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY telemetry (vehicle_key, ts, lat, lon, speed_kmh, hdop, soc_pct, odometer_km, "
+            "received_at) FROM STDIN"
+        ) as copy,
+    ):
+        for p in points:
+            copy.write_row(
+                (
+                    key,
+                    datetime.fromtimestamp(p["t_ms"] / 1000, UTC),
+                    p["lat"],
+                    p["lon"],
+                    val(p["speed_kmh"]),
+                    val(p["hdop"]),
+                    val(p["soc_pct"]),
+                    val(p["odometer_km"]),
+                    received_at,
+                )
+            )
+
+
+def insert_event(
+    conn: Any,
+    key: int,
+    t: float,
+    kind: str,
+    received_at: datetime,
+    ride_id: str | None = None,
+    rider: str | None = None,
+) -> None:
+    """Store a vehicle event at ``t`` seconds after T0."""
+    conn.execute(
+        "INSERT INTO vehicle_events (vehicle_key, ts, type, ride_id, rider, received_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            key,
+            datetime.fromtimestamp((T0_MS + round(t * 1000)) / 1000, UTC),
+            kind,
+            ride_id,
+            rider,
+            received_at,
+        ),
+    )
+
+
+def at(t: float) -> datetime:
+    """T0 + t seconds, as a UTC datetime."""
+    return datetime.fromtimestamp((T0_MS + round(t * 1000)) / 1000, UTC)

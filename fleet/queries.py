@@ -1,0 +1,431 @@
+"""Every SQL statement of the trip builder and the vehicle state (the store's are in store.py).
+
+Functions take an open psycopg connection; values always travel as parameters. Telemetry is
+read with a binary ``COPY ... TO STDOUT`` whose rows have a fixed layout (NULLs coalesced to
+NaN in SQL), parsed by numpy in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+from numpy.typing import NDArray
+from psycopg import sql
+
+from fleet.errors import TripBuildError
+
+__all__ = [
+    "TRIP_COLUMNS",
+    "copy_fixes",
+    "delete_missing_trips",
+    "load_battery_kwh",
+    "load_events",
+    "load_zones",
+    "mark_offline",
+    "new_arrivals",
+    "rebuild_from",
+    "require_schema",
+    "settling_vehicles",
+    "try_lock",
+    "unlock",
+    "upsert_trips",
+    "upsert_vehicle_state",
+    "upsert_watermarks",
+]
+
+Conn = psycopg.Connection[Any]
+
+_LOCK_KEY = 0x74726970  # 'trip': one builder at a time per database
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in µs since 1970-01-01
+
+# Binary COPY row: int16 field count, then (int32 length, value) per field, big-endian.
+_FIX_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("l0", ">i4"), ("vehicle", ">i4"),
+        ("l1", ">i4"), ("ts", ">i8"),
+        ("l2", ">i4"), ("lat", ">f8"),
+        ("l3", ">i4"), ("lon", ">f8"),
+        ("l4", ">i4"), ("speed_kmh", ">f8"),
+        ("l5", ">i4"), ("hdop", ">f8"),
+        ("l6", ">i4"), ("soc_pct", ">f8"),
+        ("l7", ">i4"), ("odometer_km", ">f8"),
+    ]
+)  # fmt: skip
+
+TRIP_COLUMNS: tuple[str, ...] = (
+    "vehicle_key",
+    "ride_id",
+    "rider",
+    "source",
+    "start_ts",
+    "end_ts",
+    "start_lat",
+    "start_lon",
+    "end_lat",
+    "end_lon",
+    "start_zone",
+    "end_zone",
+    "distance_km",
+    "odometer_km",
+    "distance_flagged",
+    "duration_s",
+    "avg_speed_kmh",
+    "max_speed_kmh",
+    "energy_kwh",
+    "energy_measured",
+    "fixes_used",
+    "fixes_dropped",
+    "dropped_by_reason",
+    "co2_baseline_kg",
+    "co2_electricity_kg",
+    "co2_avoided_kg",
+    "methodology",
+)
+"""The columns the builder writes, in the order of the rows it hands to :func:`upsert_trips`."""
+
+_TYPES = {
+    "vehicle_key": "integer",
+    "ride_id": "text",
+    "rider": "text",
+    "source": "text",
+    "start_ts": "timestamptz",
+    "end_ts": "timestamptz",
+    "start_zone": "text",
+    "end_zone": "text",
+    "distance_flagged": "boolean",
+    "energy_measured": "boolean",
+    "fixes_used": "integer",
+    "fixes_dropped": "integer",
+    "dropped_by_reason": "jsonb",
+    "methodology": "text",
+}
+
+
+def require_schema(conn: Conn) -> None:
+    """Raise :class:`TripBuildError` unless migration 0020 (trip columns, zones) is applied."""
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.columns "
+        "WHERE table_name = 'trips' AND column_name = 'dropped_by_reason'"
+    ).fetchone()
+    if row is None:
+        raise TripBuildError(
+            "the trips table lacks the builder's columns; run `pogo db upgrade` first"
+        )
+
+
+def try_lock(conn: Conn) -> bool:
+    """Take the builder's session advisory lock; False when another builder holds it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def unlock(conn: Conn) -> None:
+    """Release the builder's advisory lock."""
+    conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None]]:
+    """Vehicles with telemetry or events received since their watermark minus ``margin_s``.
+
+    Returns
+    -------
+    list of (vehicle_key, earliest device time among them, latest received_at)
+        Times in ms since the epoch; ``received_at`` is None for vehicles touched by events
+        only.
+
+    Notes
+    -----
+    The constant lower bound ``min(received_until) - margin`` lets the BRIN index on
+    ``telemetry.received_at`` skip the old ranges; the join then applies each vehicle's own
+    watermark.
+    """
+    rows = conn.execute(
+        """
+        WITH since AS (
+            SELECT CASE WHEN EXISTS (
+                       SELECT 1 FROM vehicles v
+                       WHERE NOT EXISTS (SELECT 1 FROM trip_watermarks w
+                                         WHERE w.vehicle_key = v.vehicle_key))
+                   THEN '-infinity'::timestamptz
+                   ELSE (SELECT min(received_until) FROM trip_watermarks)
+                        - make_interval(secs => %(margin)s) END AS t
+        ),
+        fixes AS (
+            SELECT t.vehicle_key, min(t.ts) AS min_ts, max(t.received_at) AS max_rx
+            FROM telemetry t
+            LEFT JOIN trip_watermarks w USING (vehicle_key)
+            WHERE t.received_at > (SELECT t FROM since)
+              AND t.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
+                                           '-infinity')
+            GROUP BY t.vehicle_key
+        ),
+        events AS (
+            SELECT e.vehicle_key, min(e.ts) AS min_ts
+            FROM vehicle_events e
+            LEFT JOIN trip_watermarks w USING (vehicle_key)
+            WHERE e.received_at > (SELECT t FROM since)
+              AND e.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
+                                           '-infinity')
+            GROUP BY e.vehicle_key
+        )
+        SELECT vehicle_key, pogo_ms(least(f.min_ts, e.min_ts)), pogo_ms(f.max_rx)
+        FROM fixes f FULL JOIN events e USING (vehicle_key)
+        ORDER BY vehicle_key
+        """,
+        {"margin": margin_s},
+    ).fetchall()
+    return [(int(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]
+
+
+def settling_vehicles(conn: Conn, settled_before_ms: int) -> list[tuple[int, int]]:
+    """Vehicles whose open tail may now be final because time passed (no new data needed):
+    fixes after their ``closed_until``, which lies before ``settled_before_ms``.
+    Returns ``(vehicle_key, closed_until_ms)``."""
+    rows = conn.execute(
+        """
+        SELECT w.vehicle_key, pogo_ms(w.closed_until)
+        FROM trip_watermarks w JOIN vehicle_state s USING (vehicle_key)
+        WHERE s.last_seen > w.closed_until AND w.closed_until < pogo_ts(%s)
+        """,
+        (settled_before_ms,),
+    ).fetchall()
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def rebuild_from(
+    conn: Conn, vehicles: Sequence[int], earliest_ms: Sequence[int], context_s: float
+) -> list[tuple[int, int | None, int | None]]:
+    """Per vehicle: its watermark ``closed_until`` and the start of the earliest stored trip
+    that a change at ``min(earliest, closed_until)`` may touch (one ending at or after that
+    minus ``context_s``). Times in ms since the epoch, None when absent."""
+    rows = conn.execute(
+        """
+        SELECT u.v, pogo_ms(w.closed_until),
+               (SELECT pogo_ms(min(t.start_ts)) FROM trips t
+                WHERE t.vehicle_key = u.v
+                  AND t.end_ts >= least(pogo_ts(u.e), coalesce(w.closed_until, pogo_ts(u.e)))
+                                  - make_interval(secs => %s))
+        FROM unnest(%s::integer[], %s::bigint[]) AS u(v, e)
+        LEFT JOIN trip_watermarks w ON w.vehicle_key = u.v
+        ORDER BY u.v
+        """,
+        (context_s, list(vehicles), list(earliest_ms)),
+    ).fetchall()
+    return [(int(r[0]), _int(r[1]), _int(r[2])) for r in rows]
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def copy_fixes(
+    conn: Conn, vehicles: Sequence[int], since_ms: Sequence[int]
+) -> dict[str, NDArray[Any]]:
+    """The fixes of each vehicle from its ``since_ms`` on, in (vehicle, time) order, as arrays.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (n,) each
+        ``vehicle`` (int64), ``t_ms`` (int64, ms since the epoch), ``lat``, ``lon``,
+        ``speed_kmh``, ``hdop``, ``soc_pct``, ``odometer_km`` (float64, NaN for NULL).
+    """
+    query = """
+        COPY (
+            SELECT t.vehicle_key, t.ts, t.lat, t.lon,
+                   coalesce(t.speed_kmh::float8, 'NaN'), coalesce(t.hdop::float8, 'NaN'),
+                   coalesce(t.soc_pct::float8, 'NaN'), coalesce(t.odometer_km, 'NaN')
+            FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
+            JOIN telemetry t ON t.vehicle_key = u.v AND t.ts >= pogo_ts(u.since)
+            ORDER BY t.vehicle_key, t.ts
+        ) TO STDOUT (FORMAT BINARY)
+    """
+    chunks: list[bytes] = []
+    with conn.cursor() as cur, cur.copy(query, (list(vehicles), list(since_ms))) as copy:
+        for block in copy:
+            chunks.append(bytes(block))
+    data = b"".join(chunks)
+    body = data[19:-2] if len(data) >= 21 else b""
+    rows = np.frombuffer(body, dtype=_FIX_ROW)
+    if rows.size and not (rows["n"] == 8).all():
+        raise TripBuildError("unexpected telemetry COPY layout")
+    return {
+        "vehicle": rows["vehicle"].astype(np.int64),
+        "t_ms": (rows["ts"].astype(np.int64) + _PG_EPOCH_US) // 1000,
+        "lat": rows["lat"].astype(np.float64),
+        "lon": rows["lon"].astype(np.float64),
+        "speed_kmh": rows["speed_kmh"].astype(np.float64),
+        "hdop": rows["hdop"].astype(np.float64),
+        "soc_pct": rows["soc_pct"].astype(np.float64),
+        "odometer_km": rows["odometer_km"].astype(np.float64),
+    }
+
+
+def load_events(
+    conn: Conn, vehicles: Sequence[int], since_ms: Sequence[int]
+) -> list[tuple[int, int, str, str | None, str | None]]:
+    """Ride and charge events of each vehicle from its ``since_ms`` on, in (vehicle, time)
+    order: ``(vehicle_key, ts_ms, type, ride_id, rider)``."""
+    rows = conn.execute(
+        """
+        SELECT e.vehicle_key, pogo_ms(e.ts), e.type, e.ride_id, e.rider
+        FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
+        JOIN vehicle_events e ON e.vehicle_key = u.v AND e.ts >= pogo_ts(u.since)
+        WHERE e.type IN ('ride_start', 'ride_end', 'charge_start', 'charge_end')
+        ORDER BY e.vehicle_key, e.ts
+        """,
+        (list(vehicles), list(since_ms)),
+    ).fetchall()
+    return [(int(r[0]), int(r[1]), str(r[2]), r[3], r[4]) for r in rows]
+
+
+def load_battery_kwh(conn: Conn, vehicles: Sequence[int]) -> dict[int, float | None]:
+    """Battery capacity per vehicle (None where unknown)."""
+    rows = conn.execute(
+        "SELECT vehicle_key, battery_kwh FROM vehicles WHERE vehicle_key = ANY(%s)",
+        (list(vehicles),),
+    ).fetchall()
+    return {int(r[0]): (float(r[1]) if r[1] is not None else None) for r in rows}
+
+
+def load_zones(conn: Conn) -> list[tuple[str, str, str, str, int]]:
+    """``(zone_id, name, kind, polygon_wkt, sort)`` of every zone."""
+    rows = conn.execute(
+        "SELECT zone_id, name, kind, polygon_wkt, sort FROM zones ORDER BY sort, zone_id"
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+
+def _staging(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    cols = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_TYPES.get(c, "double precision")))
+        for c in TRIP_COLUMNS
+    )
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS trips_stage ({}) ON COMMIT DELETE ROWS").format(
+            cols
+        )
+    )
+    conn.execute("TRUNCATE trips_stage")
+    copy_sql = sql.SQL("COPY trips_stage ({}) FROM STDIN").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in TRIP_COLUMNS)
+    )
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def delete_missing_trips(
+    conn: Conn, vehicles: Sequence[int], rebuilt_from_ms: Sequence[int]
+) -> int:
+    """Delete each vehicle's stored trips starting at or after its ``rebuilt_from`` that the
+    staged rebuild no longer holds; the number deleted."""
+    cur = conn.execute(
+        """
+        DELETE FROM trips t
+        USING unnest(%s::integer[], %s::bigint[]) AS u(v, since)
+        WHERE t.vehicle_key = u.v AND t.start_ts >= pogo_ts(u.since)
+          AND NOT EXISTS (SELECT 1 FROM trips_stage s
+                          WHERE s.vehicle_key = t.vehicle_key AND s.start_ts = t.start_ts)
+        """,
+        (list(vehicles), list(rebuilt_from_ms)),
+    )
+    return cur.rowcount
+
+
+def upsert_trips(
+    conn: Conn,
+    rows: Sequence[Sequence[Any]],
+    vehicles: Sequence[int],
+    rebuilt_from_ms: Sequence[int],
+) -> tuple[int, int, int]:
+    """Stage the rebuilt trips, delete the vanished ones, insert new and update changed ones.
+
+    A trip identical to its stored row is left alone (same ``trip_id``, same ``built_at``),
+    so a second run over the same data changes nothing.
+
+    Returns
+    -------
+    (inserted, updated, deleted)
+    """
+    _staging(conn, rows)
+    deleted = delete_missing_trips(conn, vehicles, rebuilt_from_ms)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in TRIP_COLUMNS)
+    changed = sql.SQL(" OR ").join(
+        sql.SQL("t.{0} IS DISTINCT FROM excluded.{0}").format(sql.Identifier(c))
+        for c in TRIP_COLUMNS
+    )
+    sets = sql.SQL(", ").join(
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in TRIP_COLUMNS
+    )
+    query = sql.SQL(
+        "INSERT INTO trips AS t ({cols}) SELECT {cols} FROM trips_stage "
+        "ON CONFLICT (vehicle_key, start_ts) DO UPDATE SET {sets}, built_at = now() "
+        "WHERE {changed} RETURNING (xmax = 0)"
+    ).format(cols=cols, sets=sets, changed=changed)
+    flags = [bool(r[0]) for r in conn.execute(query).fetchall()]
+    inserted = sum(flags)
+    return inserted, len(flags) - inserted, deleted
+
+
+def upsert_watermarks(
+    conn: Conn,
+    vehicles: Sequence[int],
+    closed_until_ms: Sequence[int],
+    received_until_ms: Sequence[int | None],
+) -> None:
+    """Record each vehicle's progress (ms since the epoch); ``received_until`` None keeps
+    the stored value."""
+    conn.execute(
+        """
+        INSERT INTO trip_watermarks AS w (vehicle_key, closed_until, received_until, updated_at)
+        SELECT v, pogo_ts(c), coalesce(pogo_ts(r), '-infinity'), now()
+        FROM unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS u(v, c, r)
+        ON CONFLICT (vehicle_key) DO UPDATE
+        SET closed_until = excluded.closed_until,
+            received_until = greatest(w.received_until, excluded.received_until),
+            updated_at = now()
+        """,
+        (list(vehicles), list(closed_until_ms), list(received_until_ms)),
+    )
+
+
+def upsert_vehicle_state(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """Write ``(vehicle_key, state, lat, lon, soc_pct, odometer_km, last_seen)`` rows, never
+    moving a vehicle's ``last_seen`` backwards."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO vehicle_state AS s
+                (vehicle_key, state, lat, lon, soc_pct, odometer_km, last_seen, updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+            ON CONFLICT (vehicle_key) DO UPDATE
+            SET state = excluded.state, lat = excluded.lat, lon = excluded.lon,
+                soc_pct = excluded.soc_pct, odometer_km = excluded.odometer_km,
+                last_seen = excluded.last_seen, updated_at = now()
+            WHERE excluded.last_seen >= s.last_seen
+            """,
+            rows,
+        )
+
+
+def mark_offline(conn: Conn, silent_since_ms: int) -> int:
+    """Vehicles silent since before ``silent_since``, or whose device said ``offline`` after
+    its last fix, become ``offline``; the number changed."""
+    cur = conn.execute(
+        """
+        UPDATE vehicle_state s SET state = 'offline', updated_at = now()
+        WHERE s.state <> 'offline'
+          AND (s.last_seen < pogo_ts(%s)
+               OR EXISTS (SELECT 1 FROM vehicle_status st
+                          WHERE st.vehicle_key = s.vehicle_key AND NOT st.online
+                            AND st.changed_at >= s.last_seen))
+        """,
+        (silent_since_ms,),
+    )
+    return cur.rowcount

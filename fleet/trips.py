@@ -1,0 +1,403 @@
+"""The incremental, idempotent trip builder: new telemetry in, trips and vehicle states out.
+
+One run:
+
+1. finds the vehicles with telemetry or events received since their watermark (minus a
+   safety margin: two ingesters may commit ``received_at`` slightly out of order), plus the
+   vehicles whose open tail may have settled with time;
+2. per vehicle, rebuilds from the earliest of its ``closed_until`` watermark and its new
+   points' device times, widened to the start of every stored trip such a change can touch,
+   and reads ``max(min_parking_s, max_gap_s)`` of context before that;
+3. segments all those vehicles' fixes at once (:func:`fleet.segmentation.segment`), adds
+   zones, energy, odometer check and CO2;
+4. in one transaction: deletes the stored trips of the rebuilt ranges that vanished, inserts
+   new ones, updates changed ones (identical rows are left untouched, so a second run changes
+   nothing), moves the watermarks, and writes each vehicle's state.
+
+Trips still open (the tail of a vehicle that may still be riding) are not written; the next
+run reprocesses them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import psycopg
+import structlog
+from numpy.typing import NDArray
+
+from fleet import queries as q
+from fleet.geofence import Zone, Zones
+from fleet.rules import TripRules
+from fleet.segmentation import (
+    DROP_REASONS,
+    SOURCES,
+    Rides,
+    Segmentation,
+    Track,
+    energy_kwh,
+    odometer_check,
+    pair_ride_events,
+    segment,
+)
+from fleet.state import STATES, vehicle_states
+
+__all__ = ["BuildReport", "Co2Method", "TripFrame", "build_trips", "trip_frame"]
+
+_EVENT_LOOKBACK_MS = 24 * 3600 * 1000  # a ride_start up to a day before the window pairs
+_BIG = np.iinfo(np.int64).max
+
+log = structlog.get_logger("fleet.trips")
+
+
+class Co2Method(Protocol):
+    """What the builder needs of an emissions profile (``emissions.Profile`` is one)."""
+
+    @property
+    def version(self) -> str:
+        """Stored in ``trips.methodology``."""
+        ...
+
+    def trip_co2(
+        self, distance_km: NDArray[np.float64], energy_kwh: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """``(baseline, electricity, avoided)`` kg per trip; NaN energy means unmeasured."""
+        ...
+
+
+@dataclass
+class BuildReport:
+    """What one run did."""
+
+    vehicles: int = 0
+    fixes: int = 0
+    fixes_dropped: dict[str, int] = field(default_factory=dict)
+    trips_closed: int = 0
+    trips_open: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    distance_km: float = 0.0
+    skipped: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        """Trips inserted, updated or deleted."""
+        return self.inserted + self.updated + self.deleted
+
+
+@dataclass(frozen=True)
+class TripFrame:
+    """Every trip column as arrays, shape (k,) each (``trips`` table names)."""
+
+    columns: dict[str, NDArray[Any]]
+
+    def __len__(self) -> int:
+        return int(self.columns["vehicle_key"].shape[0])
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Rows in :data:`fleet.queries.TRIP_COLUMNS` order, times as UTC datetimes."""
+        cols: list[list[Any]] = []
+        for name in q.TRIP_COLUMNS:
+            values = self.columns[name]
+            if name in ("start_ts", "end_ts"):
+                cols.append([datetime.fromtimestamp(v / 1000, UTC) for v in values.tolist()])
+            elif values.dtype.kind == "f":
+                cols.append([None if v != v else v for v in values.tolist()])
+            else:
+                cols.append(values.tolist())
+        return list(zip(*cols, strict=True))
+
+
+def trip_frame(
+    track: Track,
+    seg: Segmentation,
+    rides: Rides | None,
+    rules: TripRules,
+    zones: Zones | None,
+    battery_kwh: NDArray[np.float64],
+    profile: Co2Method | None,
+    select: NDArray[np.bool_] | None = None,
+) -> TripFrame:
+    """All columns of the ``trips`` table for the segmented trips, vectorised.
+
+    Parameters
+    ----------
+    track, seg, rides
+        The input and result of :func:`fleet.segmentation.segment`.
+    rules : TripRules
+    zones : Zones or None
+        Start and end zones (None: no zones).
+    battery_kwh : ndarray of float64, shape (k,)
+        Each trip's battery capacity, kWh.
+    profile : Co2Method or None
+        CO2 per trip; None leaves the CO2 columns NULL.
+    select : ndarray of bool, shape (k,), optional
+        Which trips to keep (default all).
+
+    Returns
+    -------
+    TripFrame
+        ``start_ts``/``end_ts`` as int64 ms; NaN for NULL floats; None for NULL text.
+    """
+    t = seg.trips
+    sel = np.ones(len(t), dtype=bool) if select is None else select
+    si, ei = t.start_idx[sel], t.end_idx[sel]
+    dist = t.distance_km[sel]
+    odo, flagged = odometer_check(dist, track.odometer_km[si], track.odometer_km[ei], rules)
+    energy = energy_kwh(track.soc_pct[si], track.soc_pct[ei], battery_kwh[sel])
+    k = int(sel.sum())
+    if zones is not None and len(zones):
+        ids = zones.zone_ids(
+            np.concatenate([track.lon[si], track.lon[ei]]),
+            np.concatenate([track.lat[si], track.lat[ei]]),
+        )
+        start_zone, end_zone = ids[:k], ids[k:]
+    else:
+        start_zone = end_zone = np.full(k, None, dtype=object)
+    ride = t.ride[sel]
+    has_ride = ride >= 0
+    ride_id = np.full(k, None, dtype=object)
+    rider = np.full(k, None, dtype=object)
+    if rides is not None and has_ride.any():
+        ride_id[has_ride] = rides.ride_id[ride[has_ride]]
+        rider[has_ride] = rides.rider[ride[has_ride]]
+    dropped = t.dropped[sel]
+    reasons = np.array(
+        [
+            json.dumps({n: c for n, c in zip(DROP_REASONS, row, strict=True) if c})
+            for row in dropped.tolist()
+        ],
+        dtype=object,
+    )
+    if profile is not None:
+        base, elec, avoided = profile.trip_co2(dist, energy)
+        method = np.full(k, profile.version, dtype=object)
+    else:
+        base = elec = avoided = np.full(k, np.nan)
+        method = np.full(k, None, dtype=object)
+    cols: dict[str, NDArray[Any]] = {
+        "vehicle_key": t.vehicle[sel],
+        "ride_id": ride_id,
+        "rider": rider,
+        "source": np.array(SOURCES, dtype=object)[t.source[sel]],
+        "start_ts": t.start_ms[sel],
+        "end_ts": t.end_ms[sel],
+        "start_lat": track.lat[si],
+        "start_lon": track.lon[si],
+        "end_lat": track.lat[ei],
+        "end_lon": track.lon[ei],
+        "start_zone": start_zone,
+        "end_zone": end_zone,
+        "distance_km": dist,
+        "odometer_km": odo,
+        "distance_flagged": flagged,
+        "duration_s": t.duration_s[sel],
+        "avg_speed_kmh": t.avg_speed_kmh[sel],
+        "max_speed_kmh": t.max_speed_kmh[sel],
+        "energy_kwh": energy,
+        "energy_measured": np.isfinite(energy),
+        "fixes_used": t.fixes_used[sel],
+        "fixes_dropped": dropped.sum(axis=1),
+        "dropped_by_reason": reasons,
+        "co2_baseline_kg": base,
+        "co2_electricity_kg": elec,
+        "co2_avoided_kg": avoided,
+        "methodology": method,
+    }
+    return TripFrame(cols)
+
+
+def _rides_and_charging(
+    events: list[tuple[int, int, str, str | None, str | None]],
+) -> tuple[Rides | None, NDArray[np.int64]]:
+    if not events:
+        return None, np.zeros(0, dtype=np.int64)
+    veh = np.array([e[0] for e in events], dtype=np.int64)
+    ts = np.array([e[1] for e in events], dtype=np.int64)
+    kind = np.array([e[2] for e in events], dtype=object)
+    rid = np.array([e[3] for e in events], dtype=object)
+    who = np.array([e[4] for e in events], dtype=object)
+    is_ride = (kind == "ride_start") | (kind == "ride_end")
+    rides = None
+    if is_ride.any():
+        rides = pair_ride_events(
+            veh[is_ride], ts[is_ride], kind[is_ride] == "ride_start", rid[is_ride], who[is_ride]
+        )
+    charge = np.flatnonzero((kind == "charge_start") | (kind == "charge_end"))
+    charging = np.zeros(0, dtype=np.int64)
+    if charge.size:
+        cv = veh[charge]
+        last = charge[np.r_[cv[1:] != cv[:-1], True]]  # events are in (vehicle, ts) order
+        charging = veh[last[kind[last] == "charge_start"]]
+    return rides, charging
+
+
+def build_trips(
+    dsn: str,
+    rules: TripRules | None = None,
+    profile: Co2Method | None = None,
+    *,
+    now: datetime | None = None,
+    zones: list[Zone] | None = None,
+) -> BuildReport:
+    """Build trips from the telemetry that arrived since the last run.
+
+    Parameters
+    ----------
+    dsn : str
+        libpq URL of a database at the current schema (``pogo db upgrade``).
+    rules : TripRules, optional
+    profile : Co2Method, optional
+        The emissions profile for the per-trip CO2 (the ``pogo`` layer passes
+        ``emissions.get_profile(...)``); None leaves CO2 NULL.
+    now : datetime, optional
+        Build time (UTC-aware); default the current time. Only decides which trips are final
+        and which vehicles are offline; never a measurement.
+    zones : list of Zone, optional
+        Default: the ``zones`` table.
+
+    Returns
+    -------
+    BuildReport
+        ``skipped`` when another builder holds the lock.
+
+    Raises
+    ------
+    TripBuildError
+        When the schema is missing the builder's migration.
+    """
+    rules = rules or TripRules()
+    when = now or datetime.now(UTC)
+    now_ms = int(when.timestamp() * 1000)
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        q.require_schema(conn)
+        if not q.try_lock(conn):
+            log.info("trips_build_skipped", reason="another builder holds the lock")
+            return BuildReport(skipped=True)
+        try:
+            report = _run(conn, rules, profile, now_ms, zones)
+        finally:
+            q.unlock(conn)
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "trips_built",
+        vehicles=report.vehicles,
+        fixes=report.fixes,
+        closed=report.trips_closed,
+        open=report.trips_open,
+        inserted=report.inserted,
+        updated=report.updated,
+        deleted=report.deleted,
+        km=round(report.distance_km, 3),
+        dropped=report.fixes_dropped,
+        seconds=round(report.seconds, 3),
+    )
+    return report
+
+
+def _run(
+    conn: q.Conn,
+    rules: TripRules,
+    profile: Co2Method | None,
+    now_ms: int,
+    zone_list: list[Zone] | None,
+) -> BuildReport:
+    report = BuildReport()
+    context_ms = int(rules.context_s * 1000)
+    settled_ms = now_ms - int(rules.settle_s * 1000)
+    arrivals = q.new_arrivals(conn, rules.received_margin_s)
+    settling = q.settling_vehicles(conn, settled_ms)
+    veh = np.array([a[0] for a in arrivals] + [s[0] for s in settling], dtype=np.int64)
+    if veh.size == 0:
+        with conn.transaction():
+            q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
+        return report
+    earliest = np.array([a[1] for a in arrivals] + [s[1] for s in settling], dtype=np.int64)
+    vehicles, inverse = np.unique(veh, return_inverse=True)
+    first_new = np.full(vehicles.size, _BIG, dtype=np.int64)
+    np.minimum.at(first_new, inverse, earliest)
+    received = np.full(vehicles.size, -1, dtype=np.int64)
+    rx = np.array([-1 if a[2] is None else a[2] for a in arrivals], dtype=np.int64)
+    np.maximum.at(received, inverse[: len(arrivals)], rx)
+
+    info = q.rebuild_from(conn, vehicles.tolist(), first_new.tolist(), rules.context_s)
+    closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
+    first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
+    rebuild = np.minimum(np.minimum(first_new, closed_until), first_trip)
+    load_from = rebuild - context_ms
+
+    cols = q.copy_fixes(conn, vehicles.tolist(), load_from.tolist())
+    track = Track.from_arrays(**cols)
+    events = q.load_events(conn, vehicles.tolist(), (load_from - _EVENT_LOOKBACK_MS).tolist())
+    rides, charging = _rides_and_charging(events)
+    seg = segment(track, rules, rides)
+    trips = seg.trips
+
+    # Which trips are final, per vehicle: ended at least `context` before the last fix, or
+    # `settle_s` before now.
+    n = len(track)
+    last_fix = np.full(vehicles.size, -_BIG, dtype=np.int64)
+    if n:
+        np.maximum.at(last_fix, np.searchsorted(vehicles, track.vehicle), track.t_ms)
+    horizon = np.maximum(last_fix - context_ms, settled_ms)
+    tv = np.searchsorted(vehicles, trips.vehicle)
+    in_range = trips.start_ms >= rebuild[tv]
+    final = in_range & (trips.end_ms <= horizon[tv])
+    still_open = in_range & ~final
+    open_start = np.full(vehicles.size, _BIG, dtype=np.int64)
+    np.minimum.at(open_start, tv[still_open], trips.start_ms[still_open])
+    new_closed_until = np.minimum(horizon, open_start)
+
+    capacity = q.load_battery_kwh(conn, vehicles.tolist())
+    cap = np.array(
+        [capacity.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
+        dtype=np.float64,
+    )
+    zones = Zones(zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)])
+    frame = trip_frame(track, seg, rides, rules, zones, cap[tv], profile, final)
+    states = vehicle_states(
+        track, seg, now_ms, rules.offline_after_s, rules.moving_speed_kmh, charging
+    )
+    state_rows = list(
+        zip(
+            states.vehicle.tolist(),
+            [STATES[s] for s in states.state.tolist()],
+            *[[None if v != v else v for v in a.tolist()] for a in
+              (states.lat, states.lon, states.soc_pct, states.odometer_km)],
+            [datetime.fromtimestamp(ms / 1000, UTC) for ms in states.last_ms.tolist()],
+            strict=True,
+        )
+    )  # fmt: skip
+
+    with conn.transaction():
+        inserted, updated, deleted = q.upsert_trips(
+            conn, frame.rows(), vehicles.tolist(), rebuild.tolist()
+        )
+        q.upsert_watermarks(
+            conn,
+            vehicles.tolist(),
+            new_closed_until.tolist(),
+            [None if r < 0 else r for r in received.tolist()],
+        )
+        q.upsert_vehicle_state(conn, state_rows)
+        q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
+
+    counts = np.bincount(seg.reason, minlength=len(DROP_REASONS) + 1)[1:]
+    report.vehicles = int(vehicles.size)
+    report.fixes = n
+    report.fixes_dropped = {
+        name: int(c) for name, c in zip(DROP_REASONS, counts.tolist(), strict=True) if c
+    }
+    report.trips_closed = len(frame)
+    report.trips_open = int(still_open.sum())
+    report.inserted, report.updated, report.deleted = inserted, updated, deleted
+    report.distance_km = float(frame.columns["distance_km"].sum())
+    return report
