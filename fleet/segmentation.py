@@ -127,6 +127,38 @@ class Track:
                 )
         return track
 
+    @classmethod
+    def from_unsorted(
+        cls,
+        vehicle: ArrayLike,
+        t_ms: ArrayLike,
+        lat: ArrayLike,
+        lon: ArrayLike,
+        speed_kmh: ArrayLike | None = None,
+        hdop: ArrayLike | None = None,
+        soc_pct: ArrayLike | None = None,
+        odometer_km: ArrayLike | None = None,
+    ) -> Track:
+        """Like :meth:`from_arrays`, for fixes in any order and possibly repeated: sorts by
+        (vehicle, time) and keeps the first of fixes sharing a vehicle and time (the store's
+        rule: a point is identified by vehicle and device timestamp)."""
+        veh = np.asarray(vehicle, dtype=np.int64)
+        t = np.asarray(t_ms, dtype=np.int64)
+        order = np.lexsort((t, veh))
+        veh, t = veh[order], t[order]
+        first = np.ones(veh.shape[0], dtype=bool)
+        first[1:] = (veh[1:] != veh[:-1]) | (t[1:] != t[:-1])
+        pick = order[first]
+
+        def take(values: ArrayLike | None) -> NDArray[np.float64] | None:
+            return None if values is None else np.asarray(values, dtype=np.float64)[pick]
+
+        return cls.from_arrays(
+            veh[first], t[first], np.asarray(lat, dtype=np.float64)[pick],
+            np.asarray(lon, dtype=np.float64)[pick], take(speed_kmh), take(hdop),
+            take(soc_pct), take(odometer_km),
+        )  # fmt: skip
+
     def __len__(self) -> int:
         return int(self.vehicle.shape[0])
 
