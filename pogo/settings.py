@@ -104,6 +104,12 @@ class Settings(BaseModel):
     telemetry_retention_days: int = Field(default=0, ge=0)  # 0 keeps raw points forever
     daily_refresh_window_days: int = Field(default=5, ge=1)
 
+    # Trip builder (``pogo trips``): the emissions profile stored on trips, the --follow
+    # interval, and overrides of fleet.rules.TripRules' defaults (TOML: [trips] rules = {...}).
+    trips_profile: str = Field(default="ams-iii-c", pattern=r"^[a-z0-9-]{1,64}$")
+    trips_interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    trips_rules: dict[str, float] = Field(default_factory=dict)
+
     # City service.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
