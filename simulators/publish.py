@@ -149,18 +149,24 @@ class Publisher:
         fleet: str,
         vehicles: list[str],
         max_inflight: int = 2000,
-        announce: bool = True,
+        connections: int | None = None,
     ) -> None:
+        """``connections`` None: one client per vehicle, each with its status and last will
+        (devices); a number: that many shared clients and no status (the load generator)."""
         self.target = target
         self.fleet = fleet
         self.vehicles = vehicles
         self.max_inflight = max_inflight
-        self.announce = announce
+        self.announce = connections is None
         self.counts = PublishCounts()
         self._lock = threading.Condition()
         self._connected: set[int] = set()
         self._failed: str | None = None
-        self._clients = [self._client(i, v) for i, v in enumerate(vehicles)]
+        if connections is None:
+            self._clients = [self._client(i, v) for i, v in enumerate(vehicles)]
+        else:
+            self._clients = [self._client(i, f"load{i}") for i in range(max(1, connections))]
+        self._route = np.arange(len(vehicles)) % len(self._clients)
 
     def _status_topic(self, index: int) -> str:
         return topic(self.target.root, self.fleet, self.vehicles[index], "status")
@@ -172,7 +178,7 @@ class Publisher:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        client.max_inflight_messages_set(max(20, self.max_inflight // max(1, len(self.vehicles))))
+        client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)
         if self.target.username:
             client.username_pw_set(self.target.username, self.target.password)
@@ -190,7 +196,7 @@ class Publisher:
         ) -> None:
             if getattr(reason, "is_failure", False):
                 with self._lock:
-                    self._failed = f"the broker refused {self.vehicles[index]}: {reason}"
+                    self._failed = f"the broker refused client {index}: {reason}"
                     self._lock.notify_all()
                 return
             if self.announce:
@@ -271,7 +277,7 @@ class Publisher:
             index = vehicles[i]
             retain = kind == MESSAGE_STATUS
             name = topic(self.target.root, self.fleet, self.vehicles[index], _KIND_TOPIC[kind])
-            self._send(self._clients[index], name, payload, retain=retain)
+            self._send(self._clients[self._route[index]], name, payload, retain=retain)
             if kind == MESSAGE_TELEMETRY:
                 self.counts.telemetry_messages += 1
                 self.counts.points += int(messages.points[i])

@@ -436,7 +436,9 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
     sent_ms = true_ms + latency_ms
     buffered, which_b = _episode_lookup(plan, 1, vehicle, true["t"])
     upload_ms = start_ms + np.round(_at(plan.episode_end, which_b) * 1000).astype(np.int64)
-    sent_ms = np.where(buffered, upload_ms + latency_ms // 10, sent_ms)
+    # The upload keeps the buffer's order: one millisecond apart per second of fix time.
+    episode_start_ms = start_ms + np.round(_at(plan.episode_start, which_b) * 1000).astype(np.int64)
+    sent_ms = np.where(buffered, upload_ms + 200 + (true_ms - episode_start_ms) // 1000, sent_ms)
     # Out of order: sent just after the vehicle's next point.
     ooo = hash_uniform(key, 22) < faults.out_of_order
     has_next = np.zeros(n, dtype=bool)

@@ -1,15 +1,230 @@
-"""``pogo simulate``."""
+"""``pogo simulate``: the fleet simulator (the ``benguerir`` scenario).
+
+Output modes: ``mqtt-json`` / ``mqtt-batch`` / ``mqtt-binary`` publish over MQTT (QoS 1) in
+real time (``--speedup 1``), accelerated (``--speedup X``) or flat out (no ``--speedup``);
+``load`` publishes flat out from ``--processes`` processes for the ingest benchmark;
+``backfill`` writes the history straight into the database with COPY; ``none`` only plans the
+rides (with ``--calibration``, the quickest way to see the scenario's figures).
+
+Live modes never let the simulated clock run ahead of the wall clock (the ingester refuses
+points from the future); see ``simulators.publish.live_start``.
+"""
 
 from __future__ import annotations
 
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
 import click
 
-from pogo.errors import PogoError
+from pogo.commands._context import pass_settings
+from pogo.settings import Settings
+from simulators import FaultRates, backfill, benguerir, write_truth
+from simulators import simulate as run_simulation
+from simulators.calibration import calibration as calibration_of
+from simulators.calibration import format_calibration
+from simulators.load import load
+from simulators.publish import MqttTarget, live_start, publish
+from simulators.wire import Mode
 
 __all__ = ["simulate"]
 
+OUTPUTS = ("mqtt-json", "mqtt-batch", "mqtt-binary", "load", "backfill", "none")
+_MODES: dict[str, Mode] = {"mqtt-json": "json", "mqtt-batch": "batch", "mqtt-binary": "binary"}
 
-@click.command()
-def simulate() -> None:
+
+def _target(settings: Settings) -> MqttTarget:
+    settings.require("mqtt_url")
+    url = settings.mqtt
+    return MqttTarget(
+        host=url.host,
+        port=url.port,
+        tls=url.tls,
+        username=url.username,
+        password=url.password.get_secret_value() if url.password else None,
+        root=settings.mqtt_topic_root,
+    )
+
+
+@click.command("simulate")
+@click.option(
+    "--scenario", type=click.Choice(["benguerir"]), default="benguerir", show_default=True
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--vehicles", type=click.IntRange(1, 100_000), default=40, show_default=True)
+@click.option(
+    "--days",
+    type=click.FloatRange(0.01, 3660),
+    default=None,
+    help="Simulated days [default: 730 for backfill and none, 1 otherwise].",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Window start (UTC) for backfill/none [default: 2024-01-01]; live modes end now.",
+)
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=1.0),
+    default=None,
+    help="Simulated seconds per wall second (1 = real time); omit to publish flat out.",
+)
+@click.option("--output", type=click.Choice(OUTPUTS), default="mqtt-json", show_default=True)
+@click.option(
+    "--ride-events/--no-ride-events",
+    default=True,
+    show_default=True,
+    help="Send ride_start/ride_end (off: a motion-only fleet).",
+)
+@click.option(
+    "--faults/--no-faults",
+    default=True,
+    show_default=True,
+    help="Device and GPS faults at the default rates, or none.",
+)
+@click.option("--duplicate-rate", type=click.FloatRange(0, 0.5), default=None)
+@click.option("--out-of-order-rate", type=click.FloatRange(0, 0.5), default=None)
+@click.option("--malformed-rate", type=click.FloatRange(0, 0.5), default=None)
+@click.option("--multipath-rate", type=click.FloatRange(0, 0.5), default=None)
+@click.option(
+    "--clock-skew-per-day",
+    type=click.FloatRange(0),
+    default=None,
+    help="Clock-skew episodes per vehicle-day.",
+)
+@click.option(
+    "--offline-buffer-per-day",
+    type=click.FloatRange(0),
+    default=None,
+    help="Offline-buffering episodes (batch upload after) per vehicle-day.",
+)
+@click.option(
+    "--coverage-gap-per-day",
+    type=click.FloatRange(0),
+    default=None,
+    help="GPS coverage gaps (no fix) per vehicle-day.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Publishing processes in load mode.",
+)
+@click.option(
+    "--batch-seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    help="A device's batching window (mqtt-batch, mqtt-binary, load).",
+)
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ground truth here (.csv or .npz).",
+)
+@click.option(
+    "--calibration",
+    is_flag=True,
+    help="Print the simulated figures against the city's reported ones.",
+)
+@pass_settings
+def simulate(
+    settings: Settings,
+    scenario: str,
+    seed: int,
+    vehicles: int,
+    days: float | None,
+    start: datetime | None,
+    speedup: float | None,
+    output: str,
+    ride_events: bool,
+    faults: bool,
+    duplicate_rate: float | None,
+    out_of_order_rate: float | None,
+    malformed_rate: float | None,
+    multipath_rate: float | None,
+    clock_skew_per_day: float | None,
+    offline_buffer_per_day: float | None,
+    coverage_gap_per_day: float | None,
+    processes: int,
+    batch_seconds: float,
+    truth_path: Path | None,
+    calibration: bool,
+) -> None:
     """Run the fleet simulator."""
-    raise PogoError("pogo simulate is not built yet (issue 4)")
+    rates = FaultRates() if faults else FaultRates.none()
+    overrides = {
+        "duplicate": duplicate_rate,
+        "out_of_order": out_of_order_rate,
+        "malformed": malformed_rate,
+        "multipath": multipath_rate,
+        "clock_skew_per_day": clock_skew_per_day,
+        "offline_buffer_per_day": offline_buffer_per_day,
+        "coverage_gap_per_day": coverage_gap_per_day,
+    }
+    rates = FaultRates(
+        **{**rates.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
+    )
+    historical = output in ("backfill", "none")
+    days = days if days is not None else (730.0 if historical else 1.0)
+    if historical:
+        begin = start.replace(tzinfo=UTC) if start else datetime(2024, 1, 1, tzinfo=UTC)
+    else:
+        begin = live_start(datetime.now(UTC), days, speedup)
+    config = benguerir(
+        seed=seed, days=days, vehicles=vehicles, start=begin, ride_events=ride_events, faults=rates
+    )
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    if output == "load":
+        counts = load(
+            config, _target(settings), "binary", processes=processes, batch_s=batch_seconds
+        )
+        click.echo(
+            f"load: {counts.points:,} points in {counts.telemetry_messages:,} messages "
+            f"({counts.distinct_points:,} distinct) from {counts.processes} processes, "
+            f"{counts.acked:,}/{counts.messages:,} acknowledged in {counts.seconds:.1f} s "
+            f"({counts.points_per_second:,.0f} points/s)"
+        )
+        return
+    sim = run_simulation(config)
+    if output == "backfill":
+        settings.require("database_url")
+        result = backfill(settings.dsn, sim)
+        click.echo(
+            f"backfill: {result.points_inserted:,} points ({result.duplicates:,} duplicates "
+            f"skipped), {result.events_inserted:,} events, {result.vehicles} vehicles in "
+            f"{result.seconds:.1f} s ({result.points_per_second:,.0f} points/s)"
+        )
+    elif output in _MODES:
+        published = publish(
+            sim,
+            _target(settings),
+            mode=_MODES[output],
+            speedup=speedup,
+            batch_s=batch_seconds,
+            stop=stop,
+        )
+        click.echo(
+            f"published: {published.points:,} points in {published.telemetry_messages:,} "
+            f"messages, {published.events:,} events, {published.malformed:,} malformed, "
+            f"{published.status:,} status; {published.acked:,}/{published.messages:,} "
+            f"acknowledged in {published.seconds:.1f} s"
+        )
+    if truth_path is not None:
+        write_truth(sim, truth_path)
+        click.echo(f"ground truth: {sim.truth.size:,} rides written to {truth_path}")
+    if calibration:
+        click.echo(format_calibration(calibration_of(sim), config.days))
