@@ -16,6 +16,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from city._gauges import GaugeReader
+from city.cache import FiguresCache
 from city.config import ServiceConfig
 from city.handlers import install_handlers
 from city.metrics import new_registry
@@ -68,6 +69,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()
+    app.state.figures_cache = FiguresCache(config.cache_entries)
     if registry is None:
         registry = new_registry(reader)
     else:

@@ -28,6 +28,8 @@ class ServiceConfig:
         The largest ``limit`` of a page of trips.
     low_battery_pct
         State of charge below which ``pogo_vehicles_low_battery`` counts a vehicle.
+    cache_entries
+        Trip figures kept in memory while the trips table is unchanged (0: no cache).
     emissions_profile
         The methodology profile the emissions endpoint applies when none is asked for; None
         reports the per-trip figures the trip builder stored.
@@ -41,4 +43,5 @@ class ServiceConfig:
     max_buckets: int = 1500
     max_page_size: int = 1000
     low_battery_pct: float = 20.0
+    cache_entries: int = 1024
     emissions_profile: str | None = None

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
+from city.cache import CachedFigures, FiguresCache
 from city.config import ServiceConfig
 from city.queries import Conn
 
-__all__ = ["Config", "Connection", "Pool", "connection"]
+__all__ = ["Config", "Connection", "Figures", "Pool", "connection", "figures"]
 
 
 def _config(request: Request) -> ServiceConfig:
@@ -30,6 +31,13 @@ async def connection(request: Request) -> AsyncIterator[Conn]:
         yield conn
 
 
+async def figures(request: Request, conn: Annotated[Conn, Depends(connection)]) -> CachedFigures:
+    """The request's figure queries, through the service's cache."""
+    cache: FiguresCache = request.app.state.figures_cache
+    return CachedFigures(conn, cache)
+
+
 Config = Annotated[ServiceConfig, Depends(_config)]
 Pool = Annotated[AsyncConnectionPool[Conn], Depends(_pool)]
 Connection = Annotated[Conn, Depends(connection)]
+Figures = Annotated[CachedFigures, Depends(figures)]

@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any, LiteralString
 
 from psycopg import AsyncConnection, sql
+from psycopg.errors import UndefinedTable
 from psycopg.rows import DictRow
 
 __all__ = [
     "Conn",
+    "data_version",
     "fleet_gauges",
     "indicator_for_update",
     "insert_change",
@@ -150,6 +152,7 @@ _GAUGES = sql.SQL(
     """
 )
 
+_DATA_VERSION = sql.SQL("SELECT version FROM city_data_version")
 _HAS_MIGRATIONS = sql.SQL("SELECT to_regclass('schema_migrations') IS NOT NULL AS found")
 _SCHEMA_VERSION = sql.SQL("SELECT coalesce(max(version), 0) AS version FROM schema_migrations")
 
@@ -285,6 +288,16 @@ async def fleet_gauges(conn: Conn, low_battery_pct: float) -> Row:
     row = await cur.fetchone()
     assert row is not None  # scalar sub-selects return one row
     return dict(row)
+
+
+async def data_version(conn: Conn) -> int | None:
+    """The trips table's change counter (migration 0032), None before that migration."""
+    try:
+        cur = await conn.execute(_DATA_VERSION)
+    except UndefinedTable:
+        return None
+    row = await cur.fetchone()
+    return None if row is None else int(row["version"])
 
 
 async def schema_version(conn: Conn) -> int | None:

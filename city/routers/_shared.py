@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from city import queries
+from city.cache import CachedFigures
 from city.errors import BadParameterError
 from city.params import Window, parse_rfc3339
 
@@ -34,7 +34,7 @@ def window_dict(win: Window) -> dict[str, datetime]:
 
 
 async def optional_window(
-    conn: queries.Conn, from_: str | None, to: str | None, max_days: int
+    figs: CachedFigures, from_: str | None, to: str | None, max_days: int
 ) -> Window | None:
     """The asked window, or the whole days of the stored trips when none is asked.
 
@@ -50,7 +50,7 @@ async def optional_window(
     if from_ is not None or to is not None:
         missing = "to" if to is None else "from"
         raise BadParameterError(missing, None, "both from and to, or neither (all trips)")
-    span = await queries.trip_span(conn)
+    span = await figs.trip_span()
     if span["first"] is None:
         return None
     first: datetime = span["first"].astimezone(UTC)

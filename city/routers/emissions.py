@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from city import methodology, queries
+from city import methodology
 from city.auth import ReadAccess
-from city.deps import Connection
+from city.deps import Figures
 from city.params import GroupBy, Window, check_buckets, window
 from city.routers._shared import window_dict
 from city.schemas import EmissionsReport
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["emissions"])
 async def emissions(
     request: Request,
     win: Annotated[Window, Depends(window)],
-    conn: Connection,
+    figs: Figures,
     access: ReadAccess,
     group_by: Annotated[GroupBy, Query(description="Group width, in UTC.")] = "month",
     profile: Annotated[
@@ -41,9 +41,9 @@ async def emissions(
         profile or methodology.default_profile(config.emissions_profile)
     )
     check_buckets(request, win, "group_by", group_by)
-    total = await queries.summary(conn, win.start, win.end)
-    rows = await queries.period_series(conn, win.start, win.end, group_by)
-    stored = await queries.methodologies(conn, win.start, win.end)
+    total = await figs.summary(win.start, win.end)
+    rows = await figs.period_series(win.start, win.end, group_by)
+    stored = await figs.methodologies(win.start, win.end)
     groups = [
         {"start": r["bucket_start"], "end": r["bucket_end"], **methodology.totals(chosen, r)}
         for r in rows

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from city import queries
 from city.auth import ReadAccess, WriteAccess
-from city.deps import Config, Connection
+from city.cache import CachedFigures
+from city.deps import Config, Connection, Figures
 from city.errors import BadParameterError, NotFoundError
 from city.params import Window
 from city.routers._shared import optional_window, window_dict
@@ -63,11 +64,11 @@ def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, 
     }
 
 
-async def learning_city_tables(conn: queries.Conn, win: Window | None) -> dict[str, Any]:
+async def learning_city_tables(figs: CachedFigures, win: Window | None) -> dict[str, Any]:
     """Every stored programme table with the live table placed right after POGO's."""
-    programmes = await queries.list_programmes(conn)
-    indicators = await queries.list_indicators(conn)
-    row = await queries.summary(conn, win.start, win.end) if win is not None else None
+    programmes = await queries.list_programmes(figs.conn)
+    indicators = await queries.list_indicators(figs.conn)
+    row = await figs.summary(win.start, win.end) if win is not None else None
     by_programme: dict[str, list[dict[str, Any]]] = {}
     for ind in indicators:
         by_programme.setdefault(ind["programme_id"], []).append(ind)
@@ -84,7 +85,7 @@ async def learning_city_tables(conn: queries.Conn, win: Window | None) -> dict[s
 
 @router.get("", response_model=LearningCity)
 async def learning_city(
-    conn: Connection,
+    figs: Figures,
     config: Config,
     access: ReadAccess,
     from_: Annotated[
@@ -95,8 +96,8 @@ async def learning_city(
     """Every programme table of the learning city, each indicator with value, qualifier, unit,
     period and source, and the live POGO table (people, km, trips, CO2 avoided) beside the
     city's reported one. Without ``from`` and ``to`` the live table covers all stored trips."""
-    win = await optional_window(conn, from_, to, config.max_window_days)
-    return LearningCity.model_validate(await learning_city_tables(conn, win))
+    win = await optional_window(figs, from_, to, config.max_window_days)
+    return LearningCity.model_validate(await learning_city_tables(figs, win))
 
 
 @router.get("/changes", response_model=ChangeList)

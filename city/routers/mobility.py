@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from city import queries
 from city.auth import ReadAccess
-from city.deps import Connection
+from city.deps import Figures
 from city.params import Bucket, Window, check_buckets, window
 from city.routers._shared import figures, window_dict
 from city.schemas import Summary, Timeseries
@@ -21,10 +20,10 @@ WindowDep = Annotated[Window, Depends(window)]
 
 
 @router.get("/summary", response_model=Summary)
-async def summary(win: WindowDep, conn: Connection, access: ReadAccess) -> Summary:
+async def summary(win: WindowDep, figs: Figures, access: ReadAccess) -> Summary:
     """Trips, kilometres, distinct riders, vehicles active, energy and CO2 avoided of the trips
     that started in ``[from, to)``."""
-    row = await queries.summary(conn, win.start, win.end)
+    row = await figs.summary(win.start, win.end)
     return Summary.model_validate({"window": window_dict(win), "figures": figures(row)})
 
 
@@ -32,13 +31,13 @@ async def summary(win: WindowDep, conn: Connection, access: ReadAccess) -> Summa
 async def timeseries(
     request: Request,
     win: WindowDep,
-    conn: Connection,
+    figs: Figures,
     access: ReadAccess,
     bucket: Annotated[Bucket, Query(description="Bucket width, in UTC.")] = "day",
 ) -> Timeseries:
     """The same figures per day, week (from Monday) or month, empty buckets included."""
     check_buckets(request, win, "bucket", bucket)
-    rows = await queries.period_series(conn, win.start, win.end, bucket)
+    rows = await figs.period_series(win.start, win.end, bucket)
     points = [
         {"bucket_start": r["bucket_start"], "bucket_end": r["bucket_end"], **figures(r)}
         for r in rows

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from city import methodology, queries
+from city import methodology
 from city.auth import ReadAccess
+from city.cache import CachedFigures
 from city.charts import bar_chart
-from city.deps import Config, Connection
+from city.deps import Config, Figures
 from city.params import Window, check_buckets
 from city.routers._shared import figures, optional_window
 from city.routers.learning_city import learning_city_tables
@@ -51,11 +52,11 @@ def _auto_bucket(win: Window) -> str:
 
 
 async def _series(
-    request: Request, conn: queries.Conn, win: Window, bucket: str | None
+    request: Request, figs: CachedFigures, win: Window, bucket: str | None
 ) -> tuple[str, list[dict[str, Any]]]:
     chosen = bucket or _auto_bucket(win)
     check_buckets(request, win, "bucket", chosen)
-    return chosen, await queries.period_series(conn, win.start, win.end, chosen)
+    return chosen, await figs.period_series(win.start, win.end, chosen)
 
 
 @router.get("/", include_in_schema=False)
@@ -66,7 +67,7 @@ async def root() -> RedirectResponse:
 @router.get("/report", response_class=HTMLResponse)
 async def report(
     request: Request,
-    conn: Connection,
+    figs: Figures,
     config: Config,
     access: ReadAccess,
     from_: FromQ = None,
@@ -75,14 +76,14 @@ async def report(
 ) -> HTMLResponse:
     """The city report: key figures, charts of trips, kilometres and CO2 avoided over time,
     the programme tables, the methodology in plain words, and links to the CSV exports."""
-    win = await optional_window(conn, from_, to, config.max_window_days)
+    win = await optional_window(figs, from_, to, config.max_window_days)
     profile = methodology.check_profile(methodology.default_profile(config.emissions_profile))
     context: dict[str, Any] = {"window": win, "bucket": None, "charts": [], "totals": None}
     stored: list[dict[str, Any]] = []
     if win is not None:
-        chosen, rows = await _series(request, conn, win, bucket)
-        row = await queries.summary(conn, win.start, win.end)
-        stored = await queries.methodologies(conn, win.start, win.end)
+        chosen, rows = await _series(request, figs, win, bucket)
+        row = await figs.summary(win.start, win.end)
+        stored = await figs.methodologies(win.start, win.end)
         fmt = _LABELS[chosen]
         context.update(
             bucket=chosen,
@@ -119,7 +120,7 @@ async def report(
     else:
         context["query"] = ""
     context["described"] = methodology.describe(profile, stored)
-    context["tables"] = (await learning_city_tables(conn, win))["programmes"]
+    context["tables"] = (await learning_city_tables(figs, win))["programmes"]
     context["explanation"] = methodology.explain(profile)
     return templates.TemplateResponse(request, "report.html", context)
 
@@ -137,7 +138,7 @@ def _csv(rows: list[list[Any]], filename: str) -> Response:
 @router.get("/report/figures.csv", response_class=Response)
 async def figures_csv(
     request: Request,
-    conn: Connection,
+    figs: Figures,
     config: Config,
     access: ReadAccess,
     from_: FromQ = None,
@@ -145,10 +146,10 @@ async def figures_csv(
     bucket: BucketQ = None,
 ) -> Response:
     """The report's figures per bucket as CSV (one header row, then one row per bucket)."""
-    win = await optional_window(conn, from_, to, config.max_window_days)
+    win = await optional_window(figs, from_, to, config.max_window_days)
     rows: list[list[Any]] = [list(_CSV_COLUMNS)]
     if win is not None:
-        _, series = await _series(request, conn, win, bucket)
+        _, series = await _series(request, figs, win, bucket)
         for r in series:
             rows.append(
                 [r[c].isoformat() if c.startswith("bucket") else r[c] for c in _CSV_COLUMNS]
@@ -158,11 +159,11 @@ async def figures_csv(
 
 @router.get("/report/learning-city.csv", response_class=Response)
 async def learning_city_csv(
-    conn: Connection, config: Config, access: ReadAccess, from_: FromQ = None, to: ToQ = None
+    figs: Figures, config: Config, access: ReadAccess, from_: FromQ = None, to: ToQ = None
 ) -> Response:
     """Every programme table, the live POGO one included, as CSV (one row per indicator)."""
-    win = await optional_window(conn, from_, to, config.max_window_days)
-    tables = (await learning_city_tables(conn, win))["programmes"]
+    win = await optional_window(figs, from_, to, config.max_window_days)
+    tables = (await learning_city_tables(figs, win))["programmes"]
     header = ["programme_id", "programme", "indicator_id", "indicator", "qualifier", "value",
               "unit", "period", "source"]  # fmt: skip
     rows: list[list[Any]] = [header]

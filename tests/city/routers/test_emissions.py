@@ -67,7 +67,7 @@ def test_city_calibrated_profile_reproduces_150_g_per_km_with_its_parameters(
     assert methodology["calibration"] is True
     assert methodology["version"]
     names = {p["name"] for p in methodology["parameters"]}
-    assert any(n.startswith("mode:") for n in names) and len(names) >= 5
+    assert {"grid_ef", "td_losses"} <= names and len(names) >= 5
     assert all(p["unit"] and p["source"] for p in methodology["parameters"])
     assert sum(g["co2_avoided_kg"] for g in body["groups"]) == pytest.approx(
         totals["co2_avoided_kg"]

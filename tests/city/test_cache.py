@@ -1,0 +1,53 @@
+"""The service's cache of trip figures: served while trips are unchanged, dropped when any
+statement writes the trips table (migration 0032's trigger)."""
+
+from __future__ import annotations
+
+import httpx
+import psycopg
+
+from tests.city.builders import t, trip, vehicle
+
+WINDOW = {"from": "2025-03-01T00:00:00Z", "to": "2025-03-02T00:00:00Z"}
+
+
+def _trips(client: httpx.Client) -> int:
+    return int(client.get("/api/v1/mobility/summary", params=WINDOW).json()["figures"]["trips"])
+
+
+def test_figures_follow_every_write_to_trips(db: psycopg.Connection, client: httpx.Client) -> None:
+    """Asked twice, the summary is the same; after an INSERT, an UPDATE, a DELETE and a
+    TRUNCATE of trips the next answer shows each change at once."""
+    v = vehicle(db)
+    first = trip(db, v, t("2025-03-01T08:00"), km=5.0)
+    assert _trips(client) == 1
+    assert _trips(client) == 1
+
+    trip(db, v, t("2025-03-01T09:00"), km=5.0)
+    assert _trips(client) == 2
+
+    db.execute("UPDATE trips SET distance_km = 50 WHERE trip_id = %s", (first,))
+    km = client.get("/api/v1/mobility/summary", params=WINDOW).json()["figures"]["distance_km"]
+    assert km == 55.0
+
+    db.execute("DELETE FROM trips WHERE trip_id = %s", (first,))
+    assert _trips(client) == 1
+
+    db.execute("TRUNCATE trips")
+    assert _trips(client) == 0
+
+
+def test_data_version_moves_once_per_statement(db: psycopg.Connection) -> None:
+    """A multi-row INSERT bumps the version once (a statement-level trigger), not per row."""
+    v = vehicle(db)
+    before = db.execute("SELECT version FROM city_data_version").fetchone()
+    db.execute(
+        "INSERT INTO trips (vehicle_key, source, start_ts, end_ts, start_lat, start_lon,"
+        " end_lat, end_lon, distance_km, duration_s, avg_speed_kmh, max_speed_kmh, fixes_used)"
+        " SELECT %s, 'motion', ts, ts, 32, -7, 32, -7, 1, 0, 0, 0, 2"
+        " FROM generate_series(timestamptz '2025-01-01', '2025-01-02', interval '1 hour') ts",
+        (v,),
+    )
+    after = db.execute("SELECT version FROM city_data_version").fetchone()
+    assert before is not None and after is not None
+    assert after[0] == before[0] + 1
