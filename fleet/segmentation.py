@@ -9,6 +9,7 @@ spike filter repeats a whole-array pass ``TripRules.jump_passes`` times).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -321,14 +322,27 @@ class Segmentation:
     ----------
     reason : int8 (n,)
         Per input fix: 0 kept, else ``DROP_REASONS[reason - 1]``.
-    trip : int64 (n,)
-        Per input fix: index of the trip it belongs to, or -1.
     trips : TripArrays
+    trip : int64 (n,)
+        Per input fix: index of the trip it belongs to, or -1 (computed on first use from
+        the trips' first and last fixes).
     """
 
     reason: NDArray[np.int8]
-    trip: NDArray[np.int64]
     trips: TripArrays
+
+    @functools.cached_property
+    def trip(self) -> NDArray[np.int64]:
+        """Per input fix, the index of its trip or -1 (dropped fixes are never in a trip)."""
+        n = self.reason.shape[0]
+        k = len(self.trips)
+        label = np.zeros(n + 1, dtype=np.int64)
+        ids = np.arange(1, k + 1, dtype=np.int64)
+        np.add.at(label, self.trips.first_idx, ids)
+        np.subtract.at(label, self.trips.last_idx + 1, ids)
+        out = np.cumsum(label[:n]) - 1
+        out[self.reason > 0] = -1
+        return out
 
 
 def _pack(vehicle: NDArray[np.int64], t_ms: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -362,7 +376,7 @@ def _implied_kmh(seg: NDArray[np.float64], dt: NDArray[np.float64]) -> NDArray[n
 
 @dataclass
 class _Kept:
-    keep: NDArray[np.int64]  # indices into the track
+    keep: NDArray[np.int64] | None  # indices into the track; None when every fix is kept
     vehicle: NDArray[np.int64]
     t_ms: NDArray[np.int64]
     lat: NDArray[np.float64]
@@ -370,38 +384,49 @@ class _Kept:
     new_vehicle: NDArray[np.bool_]
     seg: NDArray[np.float64]
     dt: NDArray[np.float64]
+    implied: NDArray[np.float64]
 
 
 def _filter(track: Track, rules: TripRules) -> tuple[NDArray[np.int8], _Kept]:
     n = len(track)
     reason = np.zeros(n, dtype=np.int8)
-    reason[~(np.isfinite(track.lat) & np.isfinite(track.lon))] = 1
-    reason[(reason == 0) & (track.hdop > rules.max_hdop)] = 2
+    bad = ~(np.isfinite(track.lat) & np.isfinite(track.lon))
+    if bad.any():
+        reason[bad] = 1
+    poor = track.hdop > rules.max_hdop
+    poor &= reason == 0
+    reason[poor] = 2
+    keep: NDArray[np.int64] | None
     if not reason.any():
-        keep = np.arange(n, dtype=np.int64)
+        keep = None
         vehicle, t, lat, lon = track.vehicle, track.t_ms, track.lat, track.lon
     else:
-        keep = np.flatnonzero(reason == 0)
-        vehicle, t = track.vehicle[keep], track.t_ms[keep]
-        lat, lon = track.lat[keep], track.lon[keep]
+        mask = reason == 0
+        keep = np.flatnonzero(mask)
+        vehicle, t = track.vehicle[mask], track.t_ms[mask]
+        lat, lon = track.lat[mask], track.lon[mask]
     new_vehicle, seg, dt = _steps(vehicle, t, lat, lon)
+    implied = _implied_kmh(seg, dt)
     for _ in range(int(rules.jump_passes)):
-        fast_in = _implied_kmh(seg, dt) > rules.max_jump_kmh
+        fast_in = implied > rules.max_jump_kmh
         spike = np.zeros_like(fast_in)
-        spike[:-1] = fast_in[:-1] & fast_in[1:]
+        np.logical_and(fast_in[:-1], fast_in[1:], out=spike[:-1])
         if not spike.any():
             break
-        reason[keep[spike]] = 3
         ok = ~spike
+        if keep is None:
+            keep = np.arange(n, dtype=np.int64)
+        reason[keep[spike]] = 3
         patch = np.zeros_like(spike)
         patch[1:] = spike[:-1]
         patch = patch[ok]
         keep, vehicle, t, lat, lon = keep[ok], vehicle[ok], t[ok], lat[ok], lon[ok]
-        new_vehicle, seg, dt = new_vehicle[ok], seg[ok], dt[ok]
+        new_vehicle, seg, dt, implied = new_vehicle[ok], seg[ok], dt[ok], implied[ok]
         at = np.flatnonzero(patch)  # their predecessor was dropped: a new step to measure
         seg[at] = pair_km(lat[at - 1], lon[at - 1], lat[at], lon[at])
         dt[at] = (t[at] - t[at - 1]) * 1e-3
-    return reason, _Kept(keep, vehicle, t, lat, lon, new_vehicle, seg, dt)
+        implied[at] = _implied_kmh(seg[at], dt[at])
+    return reason, _Kept(keep, vehicle, t, lat, lon, new_vehicle, seg, dt, implied)
 
 
 def filter_fixes(track: Track, rules: TripRules) -> NDArray[np.int8]:
@@ -431,14 +456,6 @@ def filter_fixes(track: Track, rules: TripRules) -> NDArray[np.int8]:
     [0, 3, 0]
     """
     return _filter(track, rules)[0]
-
-
-def _reduce_at(
-    func: np.ufunc, values: NDArray[np.generic], offsets: NDArray[np.int64]
-) -> NDArray[np.generic]:
-    if offsets.size == 0:
-        return values[:0]
-    return np.asarray(func.reduceat(values, offsets))
 
 
 def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segmentation:
@@ -486,14 +503,13 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     (1, 200000, 500000)
     """
     reason, kept = _filter(track, rules)
-    n = len(track)
     k_idx = kept.keep
     v, t = kept.vehicle, kept.t_ms
     m = v.shape[0]
     new_vehicle, seg, dt = kept.new_vehicle, kept.seg, kept.dt
 
-    speed = track.speed_kmh if k_idx.shape[0] == n else track.speed_kmh[k_idx]
-    spd = np.where(np.isfinite(speed), speed, _implied_kmh(seg, dt))
+    speed = track.speed_kmh if k_idx is None else track.speed_kmh[k_idx]
+    spd = np.where(np.isfinite(speed), speed, kept.implied)
     moving = spd >= rules.moving_speed_kmh
     gap = dt > rules.max_gap_s
     brk = new_vehicle | gap
@@ -504,7 +520,7 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     prev_stat[1:] = stat[:-1]
     run_start = stat & (brk | ~prev_stat)
     nxt_cut = np.ones(m, dtype=bool)
-    nxt_cut[:-1] = brk[1:] | moving[1:]
+    np.logical_or(brk[1:], moving[1:], out=nxt_cut[:-1])
     run_last = stat & nxt_cut
     rs = np.flatnonzero(run_start)
     rl = np.flatnonzero(run_last)
@@ -514,11 +530,16 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     by_gap = has_after & gap[after]
     run_end_t = np.where(resumed, t[after], t[rl])
     parked_run = ((run_end_t - t[rs]) >= rules.min_parking_s * 1000.0) | by_gap
-    parked = np.zeros(m, dtype=bool)
-    parked[stat] = np.repeat(parked_run, rl - rs + 1)
+    up = np.zeros(m + 1, dtype=np.int8)
+    up[rs[parked_run]] = 1
+    down = np.zeros(m + 1, dtype=np.int8)
+    down[rl[parked_run] + 1] = 1
+    up -= down
+    parked = np.cumsum(up[:m], dtype=np.int8).view(bool)
 
     # Ride intervals for the vehicles whose fleet sends ride events.
-    if rides is not None and len(rides):
+    with_rides = rides is not None and len(rides) > 0
+    if with_rides and rides is not None:
         key = _pack(v, t)
         r_start = _pack(rides.vehicle, rides.start_ms)
         r_end = _pack(rides.vehicle, rides.end_ms)
@@ -526,80 +547,87 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
         jc = np.maximum(j, 0)
         ride_of = np.where((j >= 0) & (key <= r_end[jc]), j, -1)
         by_events = np.isin(v, np.unique(rides.vehicle))
+        in_trip = np.where(by_events, ride_of >= 0, ~parked)
+        prev_ride = np.full(m, -1, dtype=np.int64)
+        prev_ride[1:] = ride_of[:-1]
+        cut = np.where(by_events, ride_of != prev_ride, gap)
     else:
-        ride_of = np.full(m, -1, dtype=np.int64)
-        by_events = np.zeros(m, dtype=bool)
-
-    in_trip = np.where(by_events, ride_of >= 0, ~parked)
+        in_trip = ~parked
+        cut = gap
     prev_in = np.zeros(m, dtype=bool)
     prev_in[1:] = in_trip[:-1]
-    prev_ride = np.full(m, -1, dtype=np.int64)
-    prev_ride[1:] = ride_of[:-1]
-    cut = np.where(by_events, ride_of != prev_ride, gap)
     starts = in_trip & (new_vehicle | ~prev_in | cut)
-    tid = np.cumsum(starts) - 1
-    tid[~in_trip] = -1
-    k = int(starts.sum())
-
     first = np.flatnonzero(starts)
-    nxt_tid = np.full(m, -2, dtype=np.int64)
-    nxt_tid[:-1] = tid[1:]
-    last = np.flatnonzero(in_trip & (nxt_tid != tid))
-    ev = by_events[first]
+    k = first.shape[0]
+    ends = np.ones(m, dtype=bool)
+    np.logical_or(starts[1:], ~in_trip[1:], out=ends[:-1])
+    last = np.flatnonzero(in_trip & ends)
+    ev = by_events[first] if with_rides else np.zeros(k, dtype=bool)
 
     # The parked fix before a trip (where it stood) and after it (where it stopped).
     before = np.maximum(first - 1, 0)
-    lead = (first > 0) & ~new_vehicle[first] & (tid[before] == -1) & (ev | ~gap[first])
-    after_t = np.minimum(last + 1, m - 1)
-    tail = (last + 1 < m) & ~new_vehicle[after_t] & (tid[after_t] == -1)
+    lead = (first > 0) & ~new_vehicle[first] & ~in_trip[before] & (ev | ~gap[first])
+    after_t = np.minimum(last + 1, max(m - 1, 0))
+    tail = (last + 1 < m) & ~new_vehicle[after_t] & ~in_trip[after_t]
     tail &= ev | ~gap[after_t]
 
-    owner = np.where(in_trip & ~starts, tid, -1)
-    owner[first[lead]] = tid[first[lead]]
-    owner[last[tail] + 1] = tid[last[tail]]
+    # Distance: the steps a trip owns, from the one reaching its first fix (or leaving the
+    # fix before it) to the one reaching its last fix (or the fix after it), except steps
+    # between two non-moving fixes.
     moving_step = moving.copy()
     moving_step[1:] |= moving[:-1]
-    counted = (owner >= 0) & moving_step
-    distance = np.bincount(owner[counted], weights=seg[counted], minlength=k).astype(np.float64)
+    # (A sum over each trip's own range, never a difference of running totals: the result
+    # must not depend on where the loaded window starts, or rebuilds would churn.)
+    counted = np.zeros(m + 1, dtype=np.float64)  # one trailing 0: every bound is valid
+    np.copyto(counted[:m], seg, where=moving_step)
+    lo = first + 1 - lead
+    hi = last + tail + 1
+    pairs = np.empty(2 * k, dtype=np.int64)
+    pairs[0::2] = lo
+    pairs[1::2] = hi
+    distance = np.zeros(k, dtype=np.float64)
+    if k:
+        distance = np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0.0)
 
-    # Per-trip reductions over the fixes inside each trip (contiguous in kept order).
-    inside = np.flatnonzero(in_trip)
-    offsets = np.flatnonzero(starts[inside]).astype(np.int64)
-    fixes_used = np.diff(np.append(offsets, inside.size)).astype(np.int64)
-    max_speed = _reduce_at(np.maximum, spd[inside], offsets).astype(np.float64)
-    mv = moving[inside]
-    fm = np.asarray(_reduce_at(np.minimum, np.where(mv, inside, _BIG), offsets), np.int64)
-    lm = np.asarray(_reduce_at(np.maximum, np.where(mv, inside, -1), offsets), np.int64)
-    first_moving = np.where(fm == _BIG, first, fm)
-    last_moving = np.where(lm < 0, last, lm)
+    # Per-trip maxima over the fixes inside each trip: [first, last] in kept order.
+    bounds = np.empty(2 * k, dtype=np.int64)
+    bounds[0::2] = first
+    bounds[1::2] = last + 1
+    if k and bounds[-1] == m:
+        bounds = bounds[:-1]
+    max_speed = np.maximum.reduceat(spd, bounds)[0::2] if k else np.zeros(0, dtype=np.float64)
+    fixes_used = (last - first + 1).astype(np.int64)
 
     start_i = np.where(lead, before, first)
     end_i = np.where(tail, after_t, last)
     start_ms = t[first].copy()
     end_ms = t[end_i].copy()
     ride = np.full(k, -1, dtype=np.int64)
-    if ev.any() and rides is not None:
+    if with_rides and rides is not None and ev.any():
         r = ride_of[first[ev]]
         ride[ev] = r
         s_inf, e_inf = rides.start_inferred[r], rides.end_inferred[r]
-        start_ms[ev] = np.where(s_inf, t[first_moving[ev]], rides.start_ms[r])
-        end_ms[ev] = np.where(e_inf, t[last_moving[ev]], rides.end_ms[r])
-        si, ei = start_i[ev], end_i[ev]
-        start_i[ev] = np.where(s_inf, first_moving[ev], si)
-        end_i[ev] = np.where(e_inf, last_moving[ev], ei)
+        start_ms[ev] = rides.start_ms[r]
+        end_ms[ev] = rides.end_ms[r]
+        if s_inf.any() or e_inf.any():
+            idx = np.arange(m, dtype=np.int64)
+            fm = np.minimum.reduceat(np.where(moving, idx, _BIG), bounds)[0::2]
+            lm = np.maximum.reduceat(np.where(moving, idx, -1), bounds)[0::2]
+            first_moving = np.where(fm == _BIG, first, fm)[ev]
+            last_moving = np.where(lm < 0, last, lm)[ev]
+            start_ms[ev] = np.where(s_inf, t[first_moving], start_ms[ev])
+            end_ms[ev] = np.where(e_inf, t[last_moving], end_ms[ev])
+            start_i[ev] = np.where(s_inf, first_moving, start_i[ev])
+            end_i[ev] = np.where(e_inf, last_moving, end_i[ev])
     duration = np.asarray((end_ms - start_ms) * 1e-3, dtype=np.float64)
     source = ev.astype(np.int8)
 
     keep_trip = ev | ((distance >= rules.min_trip_km) & (duration >= rules.min_trip_s))
-    renum = np.cumsum(keep_trip) - 1
-    renum[~keep_trip] = -1
-    kept_tid = np.full(m, -1, dtype=np.int64)
-    inside_trip = tid >= 0
-    kept_tid[inside_trip] = renum[tid[inside_trip]]
-    trip = np.full(n, -1, dtype=np.int64)
-    trip[k_idx] = kept_tid
-
     sel = np.flatnonzero(keep_trip)
+
+    def orig(i: NDArray[np.int64]) -> NDArray[np.int64]:
+        return i if k_idx is None else k_idx[i]
+
     t_veh = v[first[sel]]
     s_ms, e_ms = start_ms[sel], end_ms[sel]
     dropped = _dropped_per_trip(track, reason, t_veh, s_ms, e_ms)
@@ -613,18 +641,18 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
         ride=ride[sel],
         start_ms=s_ms,
         end_ms=e_ms,
-        start_idx=k_idx[start_i[sel]],
-        end_idx=k_idx[end_i[sel]],
-        first_idx=k_idx[first[sel]],
-        last_idx=k_idx[last[sel]],
+        start_idx=orig(start_i[sel]),
+        end_idx=orig(end_i[sel]),
+        first_idx=orig(first[sel]),
+        last_idx=orig(last[sel]),
         distance_km=dist,
         duration_s=dur,
         avg_speed_kmh=avg,
-        max_speed_kmh=max_speed[sel],
+        max_speed_kmh=max_speed[sel].astype(np.float64),
         fixes_used=fixes_used[sel],
         dropped=dropped,
     )
-    return Segmentation(reason=reason, trip=trip, trips=trips)
+    return Segmentation(reason=reason, trips=trips)
 
 
 def _dropped_per_trip(
