@@ -246,3 +246,14 @@ def as_arrays(trips: list[RefTrip]) -> dict[str, np.ndarray]:
         "max_speed_kmh": np.array([x.max_speed_kmh for x in trips], dtype=np.float64),
         "fixes_used": np.array([x.fixes_used for x in trips], dtype=np.int64),
     }
+
+
+def reference_zone(polygons: list[tuple[str, object]], lon: float, lat: float) -> str | None:
+    """The zone of one point: polygons in sort order, the first containing it (shapely)."""
+    import shapely
+
+    point = shapely.Point(lon, lat)
+    for zone_id, polygon in polygons:
+        if polygon.contains(point):  # type: ignore[attr-defined]
+            return zone_id
+    return None

@@ -1,0 +1,125 @@
+"""Segmentation + distance + zones over 10 million fixes, against a per-vehicle Python loop.
+
+Run: ``.venv/bin/pytest benchmarks/bench_trips.py --benchmark-enable -o testpaths=benchmarks -s``
+
+Data: a seeded synthetic fleet (``tests.fleet.builders.synthetic_fleet``): 2,000 vehicles,
+10,000,000 fixes every 5 s, rides, stops at lights, parkings with jitter, 0.2 % spikes,
+0.5 % poor-HDOP fixes, 15-minute gaps and 1 % fixes without speed.
+
+* ``test_vectorised_10m``: ``segment`` (fix filter, motion trips, haversine distance) and the
+  start/end zones of every trip (STRtree + ``contains_xy``) over all 10 M fixes at once.
+* ``test_loop_slice``: the straightforward per-vehicle, per-fix Python loop of
+  ``tests.fleet._reference`` (same rules, zones by shapely per point) on the first
+  ``LOOP_VEHICLES`` vehicles (a slice of the same data), and the vectorised path on the same
+  slice: results asserted equal (trip bounds and counts exactly, distances to 1e-6).
+* ``test_report``: points per second of each, and the ratios: vectorised (10 M) against
+  the loop's per-point rate on the slice, and both on the same slice.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fleet.geofence import Zones, load_geojson
+from fleet.rules import TripRules
+from fleet.segmentation import Segmentation, Track, segment
+
+# The reference loop and the synthetic fleet are the tests' own (the tests prove the loop
+# equal to the vectorised path); benchmarks/ is a plain folder, so reach the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fleet._reference import as_arrays, reference_segment, reference_zone
+from tests.fleet.builders import synthetic_fleet
+
+N_POINTS = 10_000_000
+N_VEHICLES = 2_000
+LOOP_VEHICLES = 60  # 300,000 fixes for the loop
+RULES = TripRules()
+RESULTS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def fleet10m() -> Track:
+    return synthetic_fleet(N_POINTS, N_VEHICLES, seed=2026)
+
+
+@pytest.fixture(scope="module")
+def zones() -> Zones:
+    return Zones(load_geojson())
+
+
+def vectorised(track: Track, zones: Zones) -> tuple[Segmentation, np.ndarray]:
+    """Segmentation, distance and the start/end zone of every trip."""
+    seg = segment(track, RULES)
+    t = seg.trips
+    where = zones.locate(
+        np.concatenate([track.lon[t.start_idx], track.lon[t.end_idx]]),
+        np.concatenate([track.lat[t.start_idx], track.lat[t.end_idx]]),
+    )
+    return seg, where
+
+
+def loop(track: Track, zones: Zones) -> tuple[list[int], list, list[str | None]]:
+    """The reference loop, plus each trip's start and end zone found point by point."""
+    polygons = [(z.zone_id, p) for z, p in zip(zones.zones, zones.polygons, strict=True)]
+    reasons, trips = reference_segment(track, RULES)
+    lon, lat = track.lon.tolist(), track.lat.tolist()
+    names = [reference_zone(polygons, lon[t.start_idx], lat[t.start_idx]) for t in trips]
+    names += [reference_zone(polygons, lon[t.end_idx], lat[t.end_idx]) for t in trips]
+    return reasons, trips, names
+
+
+def _slice(track: Track, vehicles: int) -> Track:
+    end = int(np.searchsorted(track.vehicle, track.vehicle[0] + vehicles))
+    return Track(*(getattr(track, f)[:end] for f in track.__dataclass_fields__))
+
+
+def test_vectorised_10m(benchmark, fleet10m: Track, zones: Zones) -> None:
+    """All 10 M fixes at once."""
+    seg, where = benchmark.pedantic(vectorised, args=(fleet10m, zones), rounds=3, iterations=1)
+    assert len(seg.trips) > 10_000
+    assert (where >= 0).any()
+    best = benchmark.stats.stats.min
+    RESULTS["fast_pps"] = len(fleet10m) / best
+    RESULTS["fast_s"] = best
+    benchmark.extra_info["points_per_s"] = RESULTS["fast_pps"]
+
+
+def test_loop_slice(benchmark, fleet10m: Track, zones: Zones) -> None:
+    """The per-vehicle loop on a slice of the same data; equal results to the fast path."""
+    part = _slice(fleet10m, LOOP_VEHICLES)
+    reasons, ref, names = benchmark.pedantic(loop, args=(part, zones), rounds=1, iterations=1)
+    RESULTS["loop_pps"] = len(part) / benchmark.stats.stats.min
+    RESULTS["slice_points"] = len(part)
+    began = time.perf_counter()
+    for _ in range(5):
+        seg, where = vectorised(part, zones)
+    RESULTS["fast_slice_pps"] = 5 * len(part) / (time.perf_counter() - began)
+    assert seg.reason.tolist() == reasons
+    expected = as_arrays(ref)
+    for name, values in expected.items():
+        got = getattr(seg.trips, name)
+        if values.dtype.kind == "f":
+            np.testing.assert_allclose(got, values, rtol=1e-6, atol=1e-9, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, values, err_msg=name)
+    ids = np.array([None, *(z.zone_id for z in zones.zones)], dtype=object)[where + 1]
+    assert ids.tolist() == names
+    benchmark.extra_info["points_per_s"] = RESULTS["loop_pps"]
+
+
+def test_report() -> None:
+    """Print the figures (pytest -s shows them)."""
+    fast, slow = RESULTS["fast_pps"], RESULTS["loop_pps"]
+    print(
+        f"\nvectorised, {N_POINTS:,} fixes, {N_VEHICLES} vehicles: {RESULTS['fast_s']:.3f} s, "
+        f"{fast / 1e6:.1f} M fixes/s (target >= 10 M/s)"
+        f"\nper-vehicle Python loop, {RESULTS['slice_points']:,.0f} fixes ({LOOP_VEHICLES} "
+        f"vehicles): {slow / 1e3:.0f} k fixes/s"
+        f"\nratio, vectorised 10 M vs loop per fix: {fast / slow:.0f}x (target >= 50x)"
+        f"\nratio, both on the same slice: {RESULTS['fast_slice_pps'] / slow:.0f}x"
+    )
