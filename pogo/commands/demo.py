@@ -1,19 +1,42 @@
-"""``pogo demo``: the embedded default, everything on one machine with no configuration."""
+"""``pogo demo``: the embedded default, everything on one machine with no configuration.
+
+A private PostgreSQL and Mosquitto (unless ``POGO_DATABASE_URL`` / ``POGO_MQTT_URL`` name
+services), the schema, then four parts in threads of this process: the simulated Benguerir
+fleet publishing over MQTT at a speed-up, the ingester, the trip builder in follow mode and
+the city service. The report's URL is printed; Ctrl-C (or SIGTERM) stops the publisher, lets
+the ingester flush and acknowledge, stops the trip builder and the service, then the private
+services, and exits 0.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from types import FrameType
 
 import click
+import psycopg
 import structlog
+from pydantic import SecretStr
 
+import emissions
+from city.server import BackgroundServer
+from fleet import build_trips
 from fleet.store import upgrade
+from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
+from pogo.commands.ingest import ingest_config
+from pogo.commands.serve import service_config
+from pogo.commands.trips import trip_rules
 from pogo.embedded import PrivateMosquitto, PrivatePostgres, default_state_dir
+from pogo.errors import PogoError
 from pogo.settings import MqttUrl, Settings
+from simulators import benguerir, simulate
+from simulators.publish import MqttTarget, live_start, publish
 
 __all__ = ["demo"]
 
@@ -32,6 +55,71 @@ def _stop_event() -> threading.Event:
     return stop
 
 
+class _Part:
+    """One part of the demo running in a thread until its stop event is set."""
+
+    def __init__(self, name: str, target: Callable[[threading.Event], object]) -> None:
+        self.name = name
+        self.stop = threading.Event()
+        self.failed: BaseException | None = None
+        self._target = target
+        self.thread = threading.Thread(target=self._run, name=f"demo-{name}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._target(self.stop)
+        except BaseException as exc:  # reported by the demo's supervisor, which then stops
+            self.failed = exc
+            log.error("demo_part_failed", part=self.name, error=repr(exc))
+            raise
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def halt(self, timeout: float = 60) -> None:
+        self.stop.set()
+        self.thread.join(timeout)
+
+
+def _trip_builder(
+    settings: Settings, dsn: str, interval_s: float
+) -> Callable[[threading.Event], None]:
+    rules = trip_rules(settings)
+    profile = emissions.get_profile(settings.trips_profile)
+
+    def follow(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                build_trips(dsn, rules, profile)
+            except psycopg.OperationalError as exc:
+                log.warning("trips_build_failed", error=str(exc).strip())
+            stop.wait(interval_s)
+
+    return follow
+
+
+def _publisher(
+    mqtt: MqttUrl, settings: Settings, vehicles: int, days: float, speedup: float
+) -> Callable[[threading.Event], None]:
+    start = live_start(datetime.now(UTC), days, speedup)
+    sim = simulate(benguerir(seed=1, days=days, vehicles=vehicles, start=start))
+    target = MqttTarget(
+        host=mqtt.host,
+        port=mqtt.port,
+        tls=mqtt.tls,
+        username=mqtt.username,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        root=settings.mqtt_topic_root,
+        client_prefix="pogo-demo-sim",
+    )
+
+    def run(stop: threading.Event) -> None:
+        publish(sim, target, mode="json", speedup=speedup, stop=stop)
+        stop.wait()  # the simulated window is over: stay quiet until the demo stops
+
+    return run
+
+
 @click.command()
 @click.option(
     "--duration",
@@ -39,11 +127,42 @@ def _stop_event() -> threading.Event:
     default=None,
     help="Stop after this many seconds (default: run until Ctrl-C).",
 )
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Simulated seconds per wall second, until the simulated clock reaches now.",
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(0.01, 30),
+    default=1.0,
+    show_default=True,
+    help="Simulated days of the Benguerir fleet (ending now).",
+)
+@click.option("--vehicles", type=click.IntRange(1, 1000), default=40, show_default=True)
+@click.option(
+    "--trips-interval",
+    type=click.FloatRange(min=0.5),
+    default=10.0,
+    show_default=True,
+    help="Seconds between trip-builder runs.",
+)
 @pass_settings
-def demo(settings: Settings, duration: float | None) -> None:
-    """Run everything on one machine: a private database and broker when none is configured."""
+def demo(
+    settings: Settings,
+    duration: float | None,
+    speedup: float,
+    days: float,
+    vehicles: int,
+    trips_interval: float,
+) -> None:
+    """Run everything on one machine: a private database and broker when none is configured,
+    the simulated Benguerir fleet, the ingester, the trip builder and the city service."""
     stop = _stop_event()
     state_dir = settings.state_dir or default_state_dir()
+    failed: list[str] = []
     with contextlib.ExitStack() as stack:
         if settings.database_url is None:
             postgres = stack.enter_context(PrivatePostgres(state_dir / "postgres"))
@@ -64,9 +183,47 @@ def demo(settings: Settings, duration: float | None) -> None:
             f"schema: version {report.current_version}"
             f" ({'TimescaleDB' if report.timescaledb else 'plain PostgreSQL'})"
         )
-        click.echo(
-            "ready; press Ctrl-C to stop",
+        local = settings.model_copy(
+            update={
+                "database_url": SecretStr(dsn),
+                "mqtt_url": mqtt,
+                "ingest_metrics_port": 0
+                if "ingest_metrics_port" not in settings.model_fields_set
+                else settings.ingest_metrics_port,
+            }
         )
-        stop.wait(duration)
+        server = BackgroundServer(
+            service_config(local, dsn),
+            host=local.http_host,
+            port=local.http_port,
+            log_level="warning",
+        )
+        server.start()
+        stack.callback(server.stop)
+        ingester = Ingester(ingest_config(local), dsn)
+        parts = [
+            _Part("ingester", ingester.run),
+            _Part("trip builder", _trip_builder(local, dsn, trips_interval)),
+            _Part("fleet simulator", _publisher(mqtt, local, vehicles, days, speedup)),
+        ]
+        for part in parts:
+            part.start()
+        for part in parts:  # run last-in first-out: the simulator stops first, the ingester
+            stack.callback(part.halt)  # flushes and acknowledges after the trip builder
+        click.echo(
+            f"simulator: {vehicles} Benguerir vehicles publishing {days:g} day(s) over MQTT "
+            f"at x{speedup:g}; trip builder every {trips_interval:g} s"
+        )
+        click.echo(f"report: {server.url}/report  (JSON API under {server.url}/api/v1/)")
+        click.echo("ready; press Ctrl-C to stop")
+        until = None if duration is None else time.monotonic() + duration
+        while not stop.wait(0.5):
+            if until is not None and time.monotonic() >= until:
+                break
+            failed = [p.name for p in parts if not p.thread.is_alive() and p.failed is not None]
+            if failed:
+                break
         click.echo("stopping")
+    if failed:
+        raise PogoError(f"the demo stopped because a part failed: {', '.join(failed)}")
     click.echo("stopped")

@@ -1,5 +1,6 @@
-"""`pogo demo` with no configuration: starts its own PostgreSQL and Mosquitto, migrates,
-stops them."""
+"""`pogo demo` with no configuration: starts its own PostgreSQL and Mosquitto, migrates, runs
+the simulated fleet, the ingester, the trip builder and the city service, prints the report's
+URL, and stops everything on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -43,6 +45,7 @@ def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Sig
     says where they run, and stops them on Ctrl-C (SIGINT) or SIGTERM, exiting 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
     env["POGO_STATE_DIR"] = str(state_dir)
+    env["POGO_HTTP_PORT"] = "0"  # a free port: 8000 may be taken on a shared machine
     proc = subprocess.Popen(
         [sys.executable, "-m", "pogo", "demo"],
         stdout=subprocess.PIPE,
@@ -77,3 +80,62 @@ def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Sig
     assert not _port_open(db_port)
     assert not _port_open(mqtt_port)
     assert (state_dir / "postgres" / "PG_VERSION").exists()
+
+
+def _start_demo(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
+    env.update(POGO_STATE_DIR=str(state_dir), POGO_HTTP_PORT="0", POGO_LOG_FORMAT="json")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pogo", "demo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("ready"):
+            break
+    return proc, "".join(lines)
+
+
+@pytest.mark.slow
+def test_demo_report_answers_with_the_simulated_fleets_figures(state_dir: Path) -> None:
+    """The demo prints the report's URL; while it runs, the simulated fleet's telemetry goes
+    through the broker, the ingester and the trip builder, so the service's summary counts
+    trips and kilometres, the vehicles list shows the fleet and the report page shows the
+    figures; Ctrl-C then stops every part (the service's port closes) and the demo exits 0."""
+    proc, output = _start_demo(state_dir, "--speedup", "900", "--trips-interval", "2")
+    try:
+        found = re.search(r"report: (http://127\.0\.0\.1:(\d+))/report", output)
+        assert found, output
+        base, port = found.group(1), int(found.group(2))
+        deadline = time.monotonic() + 150
+        figures: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{base}/api/v1/learning-city", timeout=10).json()
+            live = next(p for p in body["programmes"] if p["programme_id"] == "pogo-live")
+            figures = {i["indicator_id"]: i["value"] for i in live["indicators"]}
+            if figures["trips"] > 0:
+                break
+            time.sleep(2)
+        assert figures.get("trips", 0) > 0, figures
+        assert figures["km"] > 0 and figures["people"] > 0
+        vehicles = httpx.get(f"{base}/api/v1/vehicles", timeout=10).json()["vehicles"]
+        assert len(vehicles) == 40
+        page = httpx.get(f"{base}/report", timeout=30)
+        assert page.status_code == 200
+        assert re.search(r'data-figure="trips">[1-9]', page.text)
+        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, output + rest[-3000:]
+    assert "stopped" in rest
+    assert not _port_open(port)
