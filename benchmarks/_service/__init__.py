@@ -1,0 +1,1 @@
+"""Helpers of benchmarks/bench_service.py: the two-year data set and the load generator."""

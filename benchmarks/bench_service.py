@@ -1,0 +1,140 @@
+"""Speed of the city service over two simulated years (issue 6, item 6).
+
+Two years of the ``benguerir`` scenario are loaded once by the simulator's backfill (about 24
+million telemetry points; see ``_service/dataset.py``), trips are built, and ``pogo serve``
+runs in its own process. 50 concurrent closed-loop clients then ask for the summary and the
+emissions report of the whole two years; the figure is the 99th percentile latency (target:
+under 100 ms), reported beside the same figures computed from the raw telemetry (the
+reference), measured in the same run.
+
+Run: ``.venv/bin/pytest benchmarks/bench_service.py --benchmark-enable -o testpaths=benchmarks -s``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from benchmarks._service.dataset import END, START, Dataset, ensure_dataset
+from benchmarks._service.load import LoadResult, run_load, served
+from benchmarks._service.reference import raw_summary
+
+WHOLE = f"from={START.isoformat()}&to={END.isoformat()}"
+CLIENTS = 50
+PER_CLIENT = {"same": 20, "distinct": 4}  # uncached requests are slow: fewer of them
+REPORT: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    data = ensure_dataset()
+    print(
+        f"\ndata set: {data.points:,} telemetry points, {data.trips:,} trips "
+        f"(trips from the {data.trips_source}); built in {data.build_seconds:.0f} s"
+    )
+    return data
+
+
+@pytest.fixture(scope="module")
+def service(dataset: Dataset) -> Iterator[str]:
+    with served(dataset.dsn) as url:
+        yield url
+
+
+def _stored_trips(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM trips WHERE start_ts >= %s AND start_ts < %s", (START, END)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _report(name: str, result: LoadResult, reference_s: float | None) -> None:
+    print("\n" + result.line(name))
+    if reference_s:
+        print(
+            f"  reference (same figures from raw telemetry, one query): {reference_s * 1000:.0f} ms"
+            f" = {reference_s * 1000 / result.percentile_ms(99):.0f} x the service's p99"
+        )
+    REPORT[name] = result
+
+
+def test_reference_raw_telemetry_summary(benchmark: Any, dataset: Dataset) -> None:
+    """The summary's figures computed from the raw telemetry and events, for the two years."""
+    result = benchmark.pedantic(raw_summary, args=(dataset.dsn, START, END), rounds=3)
+    assert result["trips"] > 100_000
+    assert result["distance_km"] > 100_000
+    REPORT["reference_s"] = benchmark.stats.stats.median
+    print(f"\nreference raw-telemetry summary: {result}")
+
+
+@pytest.mark.parametrize("window", ["same", "distinct"])
+def test_summary_two_years_50_clients(
+    benchmark: Any, dataset: Dataset, service: str, window: str
+) -> None:
+    """/api/v1/mobility/summary for the whole two years, 50 concurrent clients. ``same``: every
+    request asks for the same window (a dashboard); ``distinct``: every request's window
+    differs by a second (no two requests alike)."""
+    expected = _stored_trips(dataset.dsn)
+
+    def path(c: int, i: int) -> str:
+        if window == "same":
+            return f"/api/v1/mobility/summary?{WHOLE}"
+        start = START + timedelta(seconds=c * 100 + i)
+        return f"/api/v1/mobility/summary?from={start.isoformat()}&to={END.isoformat()}"
+
+    def check(response: httpx.Response) -> None:
+        response.raise_for_status()
+        trips = response.json()["figures"]["trips"]
+        assert expected - 5 <= trips <= expected, trips  # a shifted start drops at most a few
+
+    result = benchmark.pedantic(
+        run_load,
+        args=(service, path, CLIENTS, PER_CLIENT[window], check),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        p50_ms=result.percentile_ms(50),
+        p99_ms=result.percentile_ms(99),
+        throughput=result.throughput,
+    )
+    _report(f"summary/{window}", result, REPORT.get("reference_s"))
+
+
+@pytest.mark.parametrize("window", ["same", "distinct"])
+def test_emissions_two_years_50_clients(
+    benchmark: Any, dataset: Dataset, service: str, window: str
+) -> None:
+    """/api/v1/emissions for the whole two years grouped by month, 50 concurrent clients."""
+    expected = _stored_trips(dataset.dsn)
+
+    def path(c: int, i: int) -> str:
+        if window == "same":
+            return f"/api/v1/emissions?{WHOLE}&group_by=month"
+        start = START + timedelta(seconds=c * 100 + i)
+        return f"/api/v1/emissions?from={start.isoformat()}&to={END.isoformat()}&group_by=month"
+
+    def check(response: httpx.Response) -> None:
+        response.raise_for_status()
+        body = response.json()
+        assert expected - 5 <= body["totals"]["trips"] <= expected
+        assert len(body["groups"]) == 24
+
+    result = benchmark.pedantic(
+        run_load,
+        args=(service, path, CLIENTS, PER_CLIENT[window], check),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        p50_ms=result.percentile_ms(50),
+        p99_ms=result.percentile_ms(99),
+        throughput=result.throughput,
+    )
+    _report(f"emissions/{window}", result, REPORT.get("reference_s"))
