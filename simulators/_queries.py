@@ -5,7 +5,9 @@ from __future__ import annotations
 from psycopg import sql
 
 __all__ = [
+    "ANY_TELEMETRY_IN_RANGE",
     "COPY_EVENTS_STAGE",
+    "COPY_TELEMETRY",
     "COPY_TELEMETRY_STAGE",
     "CREATE_EVENTS_STAGE",
     "CREATE_TELEMETRY_STAGE",
@@ -48,35 +50,36 @@ CREATE_EVENTS_STAGE = sql.SQL(
 
 TRUNCATE_STAGES = sql.SQL("TRUNCATE {}, {}").format(_TELEMETRY_STAGE, _EVENTS_STAGE)
 
-COPY_TELEMETRY_STAGE = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(_TELEMETRY_STAGE)
+_TELEMETRY_COLUMNS = sql.SQL(
+    "(vehicle_key, ts, lat, lon, speed_kmh, heading_deg, hdop, soc_pct, voltage_v, current_a, "
+    "batt_temp_c, odometer_km, seq, received_at)"
+)
+
+COPY_TELEMETRY_STAGE = sql.SQL("COPY {} {} FROM STDIN (FORMAT BINARY)").format(
+    _TELEMETRY_STAGE, _TELEMETRY_COLUMNS
+)
+
+# Straight into the table when no stored row can conflict (a fresh history).
+COPY_TELEMETRY = sql.SQL("COPY telemetry {} FROM STDIN (FORMAT BINARY)").format(_TELEMETRY_COLUMNS)
+
+ANY_TELEMETRY_IN_RANGE = sql.SQL(
+    "SELECT 1 FROM telemetry WHERE vehicle_key = ANY(%s) AND ts BETWEEN %s AND %s LIMIT 1"
+)
 
 COPY_EVENTS_STAGE = sql.SQL(
     "COPY {} (vehicle_key, ts, type, ride_id, rider, attributes, received_at) FROM STDIN"
 ).format(_EVENTS_STAGE)
 
-# NaN marks an absent optional value in the simulator's arrays; the table stores NULL.
-_NULLIF = [
-    sql.SQL("NULLIF({c}, 'NaN')").format(c=sql.Identifier(c))
-    for c in (
-        "speed_kmh",
-        "heading_deg",
-        "hdop",
-        "soc_pct",
-        "voltage_v",
-        "current_a",
-        "batt_temp_c",
-        "odometer_km",
-    )
-]
-
 INSERT_TELEMETRY = sql.SQL(
     """
     INSERT INTO telemetry (vehicle_key, ts, lat, lon, speed_kmh, heading_deg, hdop, soc_pct,
                            voltage_v, current_a, batt_temp_c, odometer_km, seq, received_at)
-    SELECT vehicle_key, ts, lat, lon, {nullifs}, seq, received_at FROM {stage}
+    SELECT vehicle_key, ts, lat, lon, speed_kmh, heading_deg, hdop, soc_pct, voltage_v,
+           current_a, batt_temp_c, odometer_km, seq, received_at
+    FROM {stage}
     ON CONFLICT (vehicle_key, ts) DO NOTHING
     """
-).format(nullifs=sql.SQL(", ").join(_NULLIF), stage=_TELEMETRY_STAGE)
+).format(stage=_TELEMETRY_STAGE)
 
 INSERT_EVENTS = sql.SQL(
     """

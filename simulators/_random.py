@@ -38,7 +38,9 @@ def hash_uniform(keys: npt.ArrayLike, salt: int) -> npt.NDArray[np.float64]:
 
 
 def hash_normal(keys: npt.ArrayLike, salt: int) -> npt.NDArray[np.float64]:
-    """Standard normal numbers, one per key (Box-Muller over two hashed uniforms)."""
-    u1 = hash_uniform(keys, salt * 2 + 1)
-    u2 = hash_uniform(keys, salt * 2 + 2)
+    """Standard normal numbers, one per key (Box-Muller over the two 32-bit halves of one
+    hash: noise needs no more resolution)."""
+    bits = _mix(keys, salt * 2 + 1)
+    u1 = (bits >> np.uint64(32)).astype(np.float64) * (1.0 / 4294967296.0)
+    u2 = (bits & np.uint64(0xFFFFFFFF)).astype(np.float64) * (1.0 / 4294967296.0)
     return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)

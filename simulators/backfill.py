@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC as _UTC
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -53,10 +54,19 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("seq", ">i8"),
     ("received_at", ">i8"),
 )
-_ROW_DTYPE = np.dtype(
-    [("nfields", ">i2")]
-    + [item for name, kind in _COLUMNS for item in ((f"{name}_len", ">i4"), (name, kind))]
+_OPTIONAL = frozenset(
+    ("speed_kmh", "heading_deg", "hdop", "soc_pct", "voltage_v", "current_a", "batt_temp_c")
 )
+
+
+def _row_dtype(absent: frozenset[str]) -> np.dtype[np.void]:
+    """The binary COPY row with ``absent`` columns sent as NULL (length -1, no data)."""
+    fields: list[tuple[str, str]] = [("nfields", ">i2")]
+    for name, kind in _COLUMNS:
+        fields.append((f"{name}_len", ">i4"))
+        if name not in absent:
+            fields.append((name, kind))
+    return np.dtype(fields)
 
 
 @dataclass
@@ -80,20 +90,32 @@ class BackfillCounts:
 def copy_binary_telemetry(points: np.ndarray, vehicle_keys: npt.NDArray[np.int64]) -> bytes:
     """Telemetry rows in PostgreSQL's binary COPY format (header and trailer included).
 
-    ``vehicle_keys[i]`` is the database key of ``points['vehicle_index'] == i``.
+    ``vehicle_keys[i]`` is the database key of ``points['vehicle_index'] == i``. NaN (an
+    absent optional value) is sent as NULL: rows are grouped by which values they lack, and
+    each group is one fixed-layout numpy buffer (rows may come in any order in a COPY).
     """
-    rows = np.empty(points.size, dtype=_ROW_DTYPE)
-    rows["nfields"] = len(_COLUMNS)
-    for name, kind in _COLUMNS:
-        rows[f"{name}_len"] = np.dtype(kind).itemsize
-    rows["vehicle_key"] = vehicle_keys[points["vehicle_index"]]
-    ts_us = points["ts"].astype(np.int64) * 1000
-    rows["ts"] = ts_us - _PG_EPOCH_US
-    received_us = (points["sent_ts"].astype(np.int64) + _RECEIVE_DELAY_MS) * 1000
-    rows["received_at"] = received_us - _PG_EPOCH_US
-    for name, _ in _COLUMNS[2:-1]:
-        rows[name] = points[name]
-    return _HEADER + rows.tobytes() + _TRAILER
+    optional = sorted(_OPTIONAL)
+    pattern = np.zeros(points.size, dtype=np.int64)
+    for bit, name in enumerate(optional):
+        pattern |= np.isnan(points[name]).astype(np.int64) << bit
+    blocks = [_HEADER]
+    for code in np.unique(pattern).tolist():  # a loop over the few NULL patterns
+        absent = frozenset(name for bit, name in enumerate(optional) if code >> bit & 1)
+        part = points[pattern == code]
+        rows = np.empty(part.size, dtype=_row_dtype(absent))
+        rows["nfields"] = len(_COLUMNS)
+        for name, kind in _COLUMNS:
+            rows[f"{name}_len"] = -1 if name in absent else np.dtype(kind).itemsize
+        rows["vehicle_key"] = vehicle_keys[part["vehicle_index"]]
+        rows["ts"] = part["ts"].astype(np.int64) * 1000 - _PG_EPOCH_US
+        received_us = (part["sent_ts"].astype(np.int64) + _RECEIVE_DELAY_MS) * 1000
+        rows["received_at"] = received_us - _PG_EPOCH_US
+        for name, _ in _COLUMNS[2:-1]:
+            if name not in absent:
+                rows[name] = part[name]
+        blocks.append(rows.tobytes())
+    blocks.append(_TRAILER)
+    return b"".join(blocks)
 
 
 def _first_copies(points: np.ndarray) -> np.ndarray:
@@ -128,6 +150,19 @@ def _event_rows(
         )
 
 
+def _copy(cur: psycopg.Cursor[tuple[object, ...]], statement: object, data: bytes) -> None:
+    payload = memoryview(data)
+    step = 8 << 20
+    with cur.copy(statement) as copy:  # type: ignore[arg-type]
+        for lo in range(0, len(payload), step):
+            copy.write(payload[lo : lo + step])
+
+
+def _aware(value: np.datetime64) -> datetime:
+    moment: datetime = value.astype("datetime64[ms]").astype(datetime)
+    return moment.replace(tzinfo=_UTC)
+
+
 def _write_piece(
     conn: psycopg.Connection[tuple[object, ...]],
     piece: Rendered,
@@ -137,16 +172,28 @@ def _write_piece(
     kept = _first_copies(piece.points)
     counts.points_sent += int(piece.points.size)
     counts.malformed_skipped += int(piece.malformed.size)
+    data = copy_binary_telemetry(kept, keys)
+    inserted = 0
     with conn.transaction():
         conn.execute(q.TRUNCATE_STAGES)
         with conn.cursor() as cur:
-            with cur.copy(q.COPY_TELEMETRY_STAGE) as copy:
-                payload = memoryview(copy_binary_telemetry(kept, keys))
-                step = 8 << 20
-                for lo in range(0, len(payload), step):
-                    copy.write(payload[lo : lo + step])
-            cur.execute(q.INSERT_TELEMETRY)
-            inserted = max(cur.rowcount, 0)
+            direct = False
+            if kept.size:
+                lo, hi = kept["ts"].min(), kept["ts"].max()
+                bounds = [_aware(lo), _aware(hi)]
+                clash = cur.execute(q.ANY_TELEMETRY_IN_RANGE, (keys.tolist(), *bounds)).fetchone()
+                if clash is None:  # a fresh history: straight into the table
+                    try:
+                        with conn.transaction():
+                            _copy(cur, q.COPY_TELEMETRY, data)
+                        direct = True
+                        inserted = int(kept.size)
+                    except psycopg.errors.UniqueViolation:
+                        direct = False  # a skewed clock met a stored fix: take the safe way
+            if not direct:
+                _copy(cur, q.COPY_TELEMETRY_STAGE, data)
+                cur.execute(q.INSERT_TELEMETRY)
+                inserted = max(cur.rowcount, 0)
             if piece.events.size:
                 with cur.copy(q.COPY_EVENTS_STAGE) as copy:
                     for row in _event_rows(piece.events, keys):

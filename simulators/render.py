@@ -453,36 +453,40 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
         | np.where(ooo, FLAG_OUT_OF_ORDER, 0)
     ).astype(np.uint8)
 
-    points = np.empty(n, dtype=POINT_DTYPE)
-    ids = np.array(cfg.vehicle_ids, dtype="U16")
-    points["fleet"] = cfg.fleet
-    points["vehicle"] = ids[vehicle]
-    points["ts"] = ts_ms.astype("datetime64[ms]")
-    points["lat"] = np.round(lat, 7)
-    points["lon"] = np.round(lon, 7)
-    points["speed_kmh"] = np.round(speed, 1)
-    points["heading_deg"] = np.round(heading, 0)
-    points["hdop"] = np.round(hdop, 1)
-    points["soc_pct"] = np.round(soc, 1)
-    points["voltage_v"] = np.round(voltage, 2)
-    points["current_a"] = np.round(current, 2)
-    points["batt_temp_c"] = np.round(temp, 1)
-    points["odometer_km"] = np.round(true["odometer"], 3)
-    points["seq"] = seq
-    points["vehicle_index"] = vehicle
-    points["sent_ts"] = sent_ms.astype("datetime64[ms]")
-    points["true_ts"] = true_ms.astype("datetime64[ms]")
-    points["state"] = true["state"]
-    points["flags"] = flags
     # Duplicates: the same point sent again a little later (a resend after a lost ack).
     dup = np.flatnonzero(hash_uniform(key, 23) < faults.duplicate)
-    copies = points[dup].copy()
-    copies["sent_ts"] = copies["sent_ts"] + (2000 + (hash_uniform(key[dup], 24) * 28_000)).astype(
-        "timedelta64[ms]"
-    )
-    copies["flags"] |= FLAG_DUPLICATE
-    points = np.concatenate([points, copies])
-    points = points[np.lexsort((points["seq"], points["vehicle_index"], points["sent_ts"]))]
+    source = np.concatenate([np.arange(n), dup])
+    resend_ms = (2000 + hash_uniform(key[dup], 24) * 28_000).astype(np.int64)
+    sent_all = np.concatenate([sent_ms, sent_ms[dup] + resend_ms])
+    flags_all = np.concatenate([flags, flags[dup] | FLAG_DUPLICATE])
+    # Transmission order, decided on the columns before the wide rows are built.
+    order = np.lexsort((seq[source], vehicle[source], sent_all))
+    src = source[order]
+    columns = {
+        "ts": ts_ms,
+        "lat": np.round(lat, 7),
+        "lon": np.round(lon, 7),
+        "speed_kmh": np.round(speed, 1),
+        "heading_deg": np.round(heading, 0),
+        "hdop": np.round(hdop, 1),
+        "soc_pct": np.round(soc, 1),
+        "voltage_v": np.round(voltage, 2),
+        "current_a": np.round(current, 2),
+        "batt_temp_c": np.round(temp, 1),
+        "odometer_km": np.round(true["odometer"], 3),
+        "seq": seq,
+        "vehicle_index": vehicle,
+        "true_ts": true_ms,
+        "state": true["state"],
+    }
+    points = np.empty(src.size, dtype=POINT_DTYPE)
+    ids = np.array(cfg.vehicle_ids, dtype="U16")
+    points["fleet"] = cfg.fleet
+    points["vehicle"] = ids[vehicle[src]]
+    for name, values in columns.items():
+        points[name] = values[src]
+    points["sent_ts"] = sent_all[order]
+    points["flags"] = flags_all[order]
 
     malformed = _malformed(plan, points, faults.malformed)
     return Rendered(

@@ -21,8 +21,9 @@ from types import FrameType
 import click
 
 from pogo.commands._context import pass_settings
+from pogo.errors import PogoError
 from pogo.settings import Settings
-from simulators import FaultRates, backfill, benguerir, write_truth
+from simulators import FaultRates, SimulatorError, backfill, benguerir, write_truth
 from simulators import simulate as run_simulation
 from simulators.calibration import calibration as calibration_of
 from simulators.calibration import format_calibration
@@ -159,16 +160,41 @@ def simulate(
     calibration: bool,
 ) -> None:
     """Run the fleet simulator."""
+    try:
+        _run(
+            settings, seed, vehicles, days, start, speedup, output, ride_events, faults,
+            {
+                "duplicate": duplicate_rate,
+                "out_of_order": out_of_order_rate,
+                "malformed": malformed_rate,
+                "multipath": multipath_rate,
+                "clock_skew_per_day": clock_skew_per_day,
+                "offline_buffer_per_day": offline_buffer_per_day,
+                "coverage_gap_per_day": coverage_gap_per_day,
+            },
+            processes, batch_seconds, truth_path, calibration,
+        )  # fmt: skip
+    except SimulatorError as exc:
+        raise PogoError(f"pogo simulate: {exc}") from exc
+
+
+def _run(
+    settings: Settings,
+    seed: int,
+    vehicles: int,
+    days: float | None,
+    start: datetime | None,
+    speedup: float | None,
+    output: str,
+    ride_events: bool,
+    faults: bool,
+    overrides: dict[str, float | None],
+    processes: int,
+    batch_seconds: float,
+    truth_path: Path | None,
+    calibration: bool,
+) -> None:
     rates = FaultRates() if faults else FaultRates.none()
-    overrides = {
-        "duplicate": duplicate_rate,
-        "out_of_order": out_of_order_rate,
-        "malformed": malformed_rate,
-        "multipath": multipath_rate,
-        "clock_skew_per_day": clock_skew_per_day,
-        "offline_buffer_per_day": offline_buffer_per_day,
-        "coverage_gap_per_day": coverage_gap_per_day,
-    }
     rates = FaultRates(
         **{**rates.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
     )

@@ -1,0 +1,72 @@
+"""pogo/commands/simulate.py: ``pogo simulate`` as a real subprocess.
+
+(The command's tests sit with the simulator's, whose options they exercise.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from simulators import read_truth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pogo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pogo", "simulate", *args],
+        capture_output=True, text=True, env=clean, cwd=REPO, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_calibration_prints_simulated_against_reported() -> None:
+    """``--output none --calibration`` prints each figure beside the city's scaled one."""
+    result = pogo("--output", "none", "--days", "60", "--calibration")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "60 simulated days" in lines[0]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert {"trips", "km", "distinct"} <= set(rows)
+    assert "%" in rows["trips"]
+
+
+def test_backfill_writes_history_and_truth(db_url: str, tmp_path: Path) -> None:
+    """``--output backfill`` stores telemetry and events; ``--truth`` writes the rides;
+    ``--no-ride-events`` leaves ride events out (a motion-only fleet)."""
+    truth = tmp_path / "truth.csv"
+    env = {"POGO_DATABASE_URL": db_url}
+    args = ("--output", "backfill", "--days", "1", "--vehicles", "5", "--start", "2024-05-06")
+    result = pogo(*args, "--no-ride-events", "--truth", str(truth), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "backfill:" in result.stdout
+    rides = read_truth(truth)
+    assert rides.size > 0
+    with psycopg.connect(db_url) as conn:
+        points = conn.execute("SELECT count(*) FROM telemetry").fetchone()
+        kinds = conn.execute("SELECT DISTINCT type FROM vehicle_events").fetchall()
+    assert points is not None and points[0] > 1000
+    assert {k for (k,) in kinds} <= {"charge_start", "charge_end", "fault"}
+
+
+def test_missing_database_url_is_named() -> None:
+    """Backfill without a database stops with the setting's name, before any work."""
+    result = pogo("--output", "backfill", "--days", "1")
+    assert result.returncode == 2
+    assert "POGO_DATABASE_URL" in result.stderr
+
+
+def test_flat_out_refuses_a_window_the_ingester_would_reject() -> None:
+    """Publishing flat out more than 2.5 days of history is refused with the reason."""
+    result = pogo(
+        "--output", "mqtt-json", "--days", "5", env={"POGO_MQTT_URL": "mqtt://127.0.0.1:1"}
+    )
+    assert result.returncode == 2
+    assert "pogo: error: pogo simulate: days is 5.0" in result.stderr
+    assert "3 days" in result.stderr
