@@ -379,8 +379,6 @@ class _Kept:
     keep: NDArray[np.int64] | None  # indices into the track; None when every fix is kept
     vehicle: NDArray[np.int64]
     t_ms: NDArray[np.int64]
-    lat: NDArray[np.float64]
-    lon: NDArray[np.float64]
     new_vehicle: NDArray[np.bool_]
     seg: NDArray[np.float64]
     dt: NDArray[np.float64]
@@ -388,45 +386,71 @@ class _Kept:
 
 
 def _filter(track: Track, rules: TripRules) -> tuple[NDArray[np.int8], _Kept]:
+    """Drop fixes by reason; steps, times and implied speeds between consecutive kept fixes.
+
+    The steps are computed once over all fixes; where fixes are dropped, only the steps of
+    the fixes that follow them are measured again (to the previous kept fix), and the
+    arrays are compressed to the kept fixes once, at the end.
+    """
     n = len(track)
+    vehicle, t, lat, lon = track.vehicle, track.t_ms, track.lat, track.lon
     reason = np.zeros(n, dtype=np.int8)
-    bad = ~(np.isfinite(track.lat) & np.isfinite(track.lon))
+    bad = ~(np.isfinite(lat) & np.isfinite(lon))
     if bad.any():
         reason[bad] = 1
     poor = track.hdop > rules.max_hdop
     poor &= reason == 0
     reason[poor] = 2
-    keep: NDArray[np.int64] | None
-    if not reason.any():
-        keep = None
-        vehicle, t, lat, lon = track.vehicle, track.t_ms, track.lat, track.lon
-    else:
-        mask = reason == 0
-        keep = np.flatnonzero(mask)
-        vehicle, t = track.vehicle[mask], track.t_ms[mask]
-        lat, lon = track.lat[mask], track.lon[mask]
     new_vehicle, seg, dt = _steps(vehicle, t, lat, lon)
     implied = _implied_kmh(seg, dt)
+    kept = reason == 0
+    all_kept = bool(kept.all())
+    positions = np.flatnonzero(kept) if not all_kept else None
+
+    def remeasure(after: NDArray[np.int64]) -> None:
+        """Re-measure the steps of the kept fixes following the dropped fixes ``after``."""
+        assert positions is not None  # for mypy: only called once something was dropped
+        at = np.searchsorted(positions, after, side="right")
+        at = np.unique(at[at < positions.size])
+        cur = positions[at]
+        prv = positions[np.maximum(at - 1, 0)]
+        fresh = (at == 0) | (vehicle[prv] != vehicle[cur])
+        new_vehicle[cur] = fresh
+        step = pair_km(lat[prv], lon[prv], lat[cur], lon[cur])
+        seg[cur] = np.where(fresh, 0.0, step)
+        dt[cur] = np.where(fresh, 0.0, (t[cur] - t[prv]) * 1e-3)
+        implied[cur] = _implied_kmh(seg[cur], dt[cur])
+
+    if not all_kept:
+        remeasure(np.flatnonzero(~kept))
     for _ in range(int(rules.jump_passes)):
         fast_in = implied > rules.max_jump_kmh
-        spike = np.zeros_like(fast_in)
+        fast_in &= kept
+        spike = np.zeros(n, dtype=bool)
         np.logical_and(fast_in[:-1], fast_in[1:], out=spike[:-1])
+        if positions is not None:
+            # A kept fix followed by dropped ones: its next kept fix is further on.
+            gap_after = np.flatnonzero(kept[:-1] & ~kept[1:])
+            nxt = np.searchsorted(positions, gap_after, side="right")
+            ok = nxt < positions.size
+            spike[gap_after[ok]] = fast_in[gap_after[ok]] & fast_in[positions[nxt[ok]]]
         if not spike.any():
             break
-        ok = ~spike
-        if keep is None:
-            keep = np.arange(n, dtype=np.int64)
-        reason[keep[spike]] = 3
-        patch = np.zeros_like(spike)
-        patch[1:] = spike[:-1]
-        patch = patch[ok]
-        keep, vehicle, t, lat, lon = keep[ok], vehicle[ok], t[ok], lat[ok], lon[ok]
-        new_vehicle, seg, dt, implied = new_vehicle[ok], seg[ok], dt[ok], implied[ok]
-        at = np.flatnonzero(patch)  # their predecessor was dropped: a new step to measure
-        seg[at] = pair_km(lat[at - 1], lon[at - 1], lat[at], lon[at])
-        dt[at] = (t[at] - t[at - 1]) * 1e-3
-        implied[at] = _implied_kmh(seg[at], dt[at])
-    return reason, _Kept(keep, vehicle, t, lat, lon, new_vehicle, seg, dt, implied)
+        reason[spike] = 3
+        kept &= ~spike
+        positions = np.flatnonzero(kept)
+        remeasure(np.flatnonzero(spike))
+    if positions is None:
+        return reason, _Kept(None, vehicle, t, new_vehicle, seg, dt, implied)
+    return reason, _Kept(
+        positions,
+        vehicle[kept],
+        t[kept],
+        new_vehicle[kept],
+        seg[kept],
+        dt[kept],
+        implied[kept],
+    )
 
 
 def filter_fixes(track: Track, rules: TripRules) -> NDArray[np.int8]:
