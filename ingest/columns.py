@@ -8,11 +8,13 @@ range rules are :mod:`ingest.validation`'s.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
 
+from ingest._rfc3339 import parse_fixed
 from ingest.errors import Reason
 from ingest.payload import parse_ts_ms
 from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, SEQ_ABSENT, empty_points
@@ -29,6 +31,7 @@ _NONE = type(None)
 _NUMBER_TYPES: Final = frozenset({float, int})
 _F32_MAX: Final = float(np.finfo(np.float32).max)
 _I64 = np.iinfo(np.int64)
+_ALL_FIELDS: Final = operator.itemgetter(*FIELDS)
 
 
 def code(reason: Reason) -> int:
@@ -43,7 +46,7 @@ def mark(reasons: np.ndarray, fields: np.ndarray, mask: np.ndarray, reason: Reas
     fields[hit] = f
 
 
-def _types(column: list[Any]) -> np.ndarray:
+def _types(column: Sequence[Any]) -> np.ndarray:
     return np.fromiter(map(type, column), dtype=object, count=len(column))
 
 
@@ -52,7 +55,7 @@ def _of(types: np.ndarray, kind: type) -> np.ndarray:
     return np.asarray(types == kind)  # elementwise: numpy compares each element
 
 
-def _floats(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _floats(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(values, absent, bad_type)`` for a numeric column; absent values are NaN."""
     n = len(column)
     kinds = set(map(type, column))
@@ -70,17 +73,17 @@ def _floats(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = np.full(n, np.nan)
     idx = np.flatnonzero(number)
     try:
-        values[idx] = np.array([column[i] for i in idx], dtype=np.float64)
+        values[idx] = np.array([column[int(i)] for i in idx], dtype=np.float64)
     except OverflowError:
         for i in idx:
             try:
-                values[i] = float(column[i])
+                values[i] = float(column[int(i)])
             except OverflowError:
                 values[i] = np.inf  # an integer beyond any float: reported as out of range
     return values, absent, ~(number | absent)
 
 
-def _ints(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _ints(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(values, absent, bad_type, out_of_range)`` for an integer column."""
     n = len(column)
     kinds = set(map(type, column))
@@ -96,20 +99,20 @@ def _ints(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     values = np.full(n, SEQ_ABSENT, dtype=np.int64)
     big = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(integer):
-        v = column[i]
+        v = column[int(i)]
         if _I64.min < v <= _I64.max:
             values[i] = v
         else:
             big[i] = True
     # orjson reads integer literals beyond 64 bits as floats: still an integer out of range.
     for i in np.flatnonzero(_of(types, float)):
-        v = column[i]
+        v = column[int(i)]
         if abs(v) >= 2.0**63 and v == v // 1:
             big[i] = integer[i] = True
     return values, absent, ~(integer | absent), big
 
 
-def _timestamps(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _timestamps(column: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ts_ms, absent, bad)`` for the ts column."""
     n = len(column)
     kinds = set(map(type, column))
@@ -119,6 +122,10 @@ def _timestamps(column: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return np.array(column, dtype=np.int64), no, no
         except OverflowError:
             pass
+    if kinds == {str}:
+        fixed = parse_fixed(column)
+        if fixed is not None:
+            return fixed, no, no
     parsed = [parse_ts_ms(v) for v in column]
     absent = _of(_types(column), _NONE)
     bad = np.fromiter((v is None for v in parsed), dtype=bool, count=n) & ~absent
@@ -139,13 +146,21 @@ def json_columns(points: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
     reasons = np.zeros(n, dtype=np.uint8)
     fields = np.full(n, -1, dtype=np.int8)
 
-    ts, absent, bad = _timestamps([p.get("ts") for p in points])
+    # One pass over the points gives every column: itemgetter when each point has every
+    # field (the common case), dict.get otherwise.
+    try:
+        rows = list(map(_ALL_FIELDS, points))
+    except KeyError:
+        rows = [tuple(map(p.get, FIELDS)) for p in points]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
+
+    ts, absent, bad = _timestamps(columns[0])
     mark(reasons, fields, absent, Reason.MISSING_FIELD, 0)
     mark(reasons, fields, bad, Reason.BAD_TIMESTAMP, 0)
     out["ts_ms"] = ts
 
     for f, name in enumerate(FIELDS[1:], start=1):
-        column = [p.get(name) for p in points]
+        column = columns[f]
         if name == "seq":
             ivalues, absent, bad, big = _ints(column)
             mark(reasons, fields, bad, Reason.BAD_TYPE, f)

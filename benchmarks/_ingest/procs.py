@@ -1,0 +1,225 @@
+"""Process orchestration of the ingest benchmark: publishers, ingesters and references."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from . import workload
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vehicle_keys(conn: psycopg.Connection[Any]) -> np.ndarray:
+    """Create the workload's vehicles; their keys indexed by workload vehicle number."""
+    names = [f"v{v:04d}" for v in range(workload.VEHICLES)]
+    conn.execute(
+        "INSERT INTO vehicles (fleet, vehicle) SELECT 'bench', unnest(%s::text[])"
+        " ON CONFLICT DO NOTHING",
+        (names,),
+    )
+    rows = dict(conn.execute("SELECT vehicle, vehicle_key FROM vehicles").fetchall())
+    conn.commit()
+    return np.array([rows[n] for n in names], dtype=np.int32)
+
+
+def stored(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM telemetry").fetchone()
+        return int(row[0]) if row else 0
+
+
+def distinct(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(DISTINCT (vehicle_key, ts)) FROM telemetry").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _python(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _expect(process: subprocess.Popen[str], word: str) -> str:
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith(word):
+        raise RuntimeError(f"expected {word!r} from {process.args}, got {line!r}")
+    return line
+
+
+class Publishers:
+    """``parts`` publisher processes, each ready with its share of the messages."""
+
+    def __init__(self, env: Any, root: str, kind: str, points: int, start_ms: int, parts: int):
+        port = str(env.broker.port)
+        self.processes = [
+            _python(
+                "benchmarks._ingest.publisher",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--root",
+                root,
+                "--kind",
+                kind,
+                "--points",
+                str(points),
+                "--start-ms",
+                str(start_ms),
+                "--part",
+                str(part),
+                "--parts",
+                str(parts),
+            )
+            for part in range(parts)
+        ]
+        for p in self.processes:
+            _expect(p, "ready")
+
+    def go(self) -> float:
+        t0 = time.time()
+        for p in self.processes:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        return t0
+
+    def finish(self) -> tuple[int, float]:
+        """Messages published (every PUBACK received) and the time the last one was."""
+        total, last = 0, 0.0
+        for p in self.processes:
+            _, count, at = _expect(p, "done").split()
+            total += int(count)
+            last = max(last, float(at))
+            p.wait(30)
+        return total, last
+
+
+def _messages(kind: str, points: int) -> int:
+    return points if kind == "single" else points // 50
+
+
+def _wait_stored(dsn: str, expected: int, timeout: float = 180) -> float:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        n = stored(dsn)
+        if n >= expected:
+            return time.time()
+        time.sleep(0.05)
+    raise AssertionError(f"only {stored(dsn)} of {expected} points arrived in {timeout}s")
+
+
+def _check_exact(dsn: str, expected: int) -> None:
+    time.sleep(1.0)  # late duplicates or stragglers would show now
+    n, d = stored(dsn), distinct(dsn)
+    if n != expected or d != expected:
+        raise AssertionError(f"stored {n} ({d} distinct) of {expected}: lost or duplicated")
+
+
+def run_ingest(
+    env: Any, kind: str, points: int, start_ms: int, publishers: int, ingesters: int
+) -> dict[str, float]:
+    """``pogo ingest`` processes on a shared subscription; points per second to commit."""
+    dsn = env.database()
+    root = f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
+    group = f"bench{uuid.uuid4().hex[:6]}"
+    logs = []
+    procs = []
+    for i in range(ingesters):
+        log_path = env.tmp / f"ingest-{group}-{i}.log"
+        logs.append(log_path)
+        with log_path.open("w") as log:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "pogo", "ingest"],
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={
+                        **os.environ,
+                        "POGO_DATABASE_URL": dsn,
+                        "POGO_MQTT_URL": env.broker.url,
+                        "POGO_MQTT_TOPIC_ROOT": root,
+                        "POGO_MQTT_CLIENT_ID": f"{group}-{i}",
+                        "POGO_MQTT_SESSION_EXPIRY_S": "60",
+                        "POGO_INGEST_METRICS_PORT": "0",
+                        "POGO_LOG_FORMAT": "json",
+                        **({"POGO_MQTT_SHARED_GROUP": group} if ingesters > 1 else {}),
+                    },
+                )
+            )
+    try:
+        deadline = time.time() + 30
+        while not all('"connected"' in p.read_text() for p in logs):
+            if time.time() > deadline:
+                raise RuntimeError("ingesters did not connect: " + logs[0].read_text())
+            time.sleep(0.05)
+        pubs = Publishers(env, root, kind, points, start_ms, publishers)
+        t0 = pubs.go()
+        t1 = _wait_stored(dsn, points)
+        published, last_puback = pubs.finish()
+        assert published == _messages(kind, points)
+        _check_exact(dsn, points)
+    finally:
+        for p in procs:
+            p.terminate()
+        codes = [p.wait(60) for p in procs]
+    assert codes == [0] * len(procs), codes
+    return {"points_per_s": points / (t1 - t0), "publish_points_per_s": points / (last_puback - t0)}
+
+
+def run_counter(env: Any, kind: str, points: int, start_ms: int, publishers: int) -> float:
+    """The bare subscriber: messages per second until it counted them all (exactly)."""
+    root = f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
+    expected = _messages(kind, points)
+    counter = _python(
+        "benchmarks._ingest.counter",
+        "--host", "127.0.0.1", "--port", str(env.broker.port), "--root", root,
+        "--expect", str(expected),
+    )  # fmt: skip
+    _expect(counter, "ready")
+    pubs = Publishers(env, root, kind, points, start_ms, publishers)
+    t0 = pubs.go()
+    pubs.finish()
+    _, count, last = _expect(counter, "done").split()
+    counter.wait(30)
+    if int(count) != expected:
+        raise AssertionError(f"bare subscriber counted {count} of {expected}")
+    return expected / (float(last) - t0)
+
+
+def run_naive(env: Any, kind: str, points: int, start_ms: int, publishers: int) -> float:
+    """The naive ingester: points per second to commit."""
+    dsn = env.database()
+    root = f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
+    naive = _python(
+        "benchmarks._ingest.naive",
+        "--host", "127.0.0.1", "--port", str(env.broker.port), "--root", root, "--dsn", dsn,
+    )  # fmt: skip
+    try:
+        _expect(naive, "ready")
+        pubs = Publishers(env, root, kind, points, start_ms, publishers)
+        t0 = pubs.go()
+        t1 = _wait_stored(dsn, points)
+        pubs.finish()
+        _check_exact(dsn, points)
+    finally:
+        naive.kill()
+        naive.wait(10)
+    return points / (t1 - t0)

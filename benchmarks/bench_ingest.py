@@ -1,0 +1,175 @@
+"""End-to-end ingest benchmark: publishers in separate processes -> a private Mosquitto with
+the project's limits -> ``pogo ingest`` (one or more processes on a shared subscription) ->
+PostgreSQL, with its references measured in the same run on the same rows:
+
+* binary COPY of the same rows straight into ``telemetry`` (the database's limit),
+* a bare paho subscriber that only counts messages under the same publishers (the client's),
+* a naive ingester that INSERTs each point and commits once per message.
+
+Every run counts what arrived exactly: a lost or duplicated point fails the benchmark.
+
+    .venv/bin/pytest benchmarks/bench_ingest.py --benchmark-enable -o testpaths=benchmarks -s
+
+Environment: ``BENCH_INGESTERS`` (default 2) ingester processes, ``BENCH_PUBLISHERS``
+(default 2) publisher processes, ``POGO_TEST_DATABASE_URL`` the server to create databases on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from fleet.store import upgrade
+from ingest._pgcopy import copy_payload
+from pogo.embedded import PrivateMosquitto
+
+try:  # benchmarks/ is a plain folder: pytest puts it on sys.path (rootdir when a package)
+    from _ingest import procs, workload
+except ModuleNotFoundError:
+    from benchmarks._ingest import procs, workload
+
+ADMIN = os.environ.get("POGO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+INGESTERS = int(os.environ.get("BENCH_INGESTERS", "2"))
+PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "2"))
+SINGLE_MESSAGES = 20_000
+BATCH_POINTS = 100_000
+NAIVE_POINTS = 10_000  # the naive ingester is slow: the first 200 batches of the same rows
+RESULTS: dict[str, float] = {}
+
+
+def _with_db(name: str) -> str:
+    return ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+class Env:
+    """The run's broker and a migrated template database; fresh databases cloned from it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.broker = PrivateMosquitto(tmp / "mosquitto")
+        self.template = f"pogo_bench_{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = [self.template]
+
+    def start(self) -> None:
+        self.broker.start()
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.template)))
+        upgrade(_with_db(self.template))
+
+    def database(self) -> str:
+        name = f"{self.template}_{len(self.created)}"
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.template)
+                )
+            )
+        self.created.append(name)
+        return _with_db(name)
+
+    def stop(self) -> None:
+        self.broker.stop()
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            for name in reversed(self.created):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    e = Env(tmp_path_factory.mktemp("bench_ingest"))
+    e.start()
+    yield e
+    e.stop()
+    print("\ningest benchmark results:")
+    for key, value in RESULTS.items():
+        print(f"  {key:45s} {value:12.2f}")
+
+
+def _start_ms(points: int) -> int:
+    return int(time.time() * 1000) - points - 600_000
+
+
+def _copy_rate(env: Env, points: int, start_ms: int) -> float:
+    """Rows per second of one binary COPY of the same rows into telemetry, and its commit."""
+    dsn = env.database()
+    rows = workload.points(points, start_ms)
+    vehicles = workload.vehicle_of(points)
+    with psycopg.connect(dsn) as conn:
+        keys = procs.vehicle_keys(conn)
+        payload = copy_payload(rows, keys[vehicles], rows["ts_ms"] + 50)
+        t0 = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY telemetry (vehicle_key, ts, lat, lon, speed_kmh, heading_deg, hdop, soc_pct,"
+                " voltage_v, current_a, batt_temp_c, odometer_km, seq, received_at)"
+                " FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.write(payload)
+        conn.commit()
+        elapsed = time.perf_counter() - t0
+    assert procs.stored(dsn) == points
+    return points / elapsed
+
+
+def _report(benchmark: Any, **values: float) -> None:
+    RESULTS.update(values)
+    benchmark.extra_info.update({k: round(v, 3) for k, v in values.items()})
+
+
+def test_batch50_end_to_end(benchmark: Any, env: Env) -> None:
+    """50-point JSON batches: ingest vs binary COPY (>= 40 %) and vs naive (>= 30x)."""
+    start_ms = _start_ms(BATCH_POINTS)
+    copy_pps = _copy_rate(env, BATCH_POINTS, start_ms)
+    naive = procs.run_naive(env, "batch50", NAIVE_POINTS, start_ms, PUBLISHERS)
+    result: dict[str, float] = {}
+
+    def run() -> None:
+        result.update(
+            procs.run_ingest(env, "batch50", BATCH_POINTS, start_ms, PUBLISHERS, INGESTERS)
+        )
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    ingest_pps = result["points_per_s"]
+    _report(
+        benchmark,
+        batch50_ingest_points_per_s=ingest_pps,
+        batch50_copy_points_per_s=copy_pps,
+        batch50_naive_points_per_s=naive,
+        batch50_ingest_over_copy=ingest_pps / copy_pps,
+        batch50_ingest_over_naive=ingest_pps / naive,
+        batch50_publish_points_per_s=result["publish_points_per_s"],
+    )
+
+
+def test_single_point_end_to_end(benchmark: Any, env: Env) -> None:
+    """Single-point JSON messages: ingest vs a bare counting subscriber (>= 70 %)."""
+    start_ms = _start_ms(SINGLE_MESSAGES)
+    bare = procs.run_counter(env, "single", SINGLE_MESSAGES, start_ms, PUBLISHERS)
+    result: dict[str, float] = {}
+
+    def run() -> None:
+        result.update(
+            procs.run_ingest(env, "single", SINGLE_MESSAGES, start_ms, PUBLISHERS, INGESTERS)
+        )
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    ingest_mps = result["points_per_s"]
+    _report(
+        benchmark,
+        single_ingest_messages_per_s=ingest_mps,
+        single_bare_subscriber_messages_per_s=bare,
+        single_ingest_over_bare=ingest_mps / bare,
+        single_publish_messages_per_s=result["publish_points_per_s"],
+    )

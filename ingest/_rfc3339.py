@@ -1,0 +1,63 @@
+"""A vectorised parser for the one timestamp shape most units send:
+``YYYY-MM-DDTHH:MM:SS.mmmZ`` (24 ASCII characters, DESIGN.md's example). Anything else goes
+to the general parser (``datetime.fromisoformat``), point by point."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+
+__all__ = ["parse_fixed"]
+
+_WIDTH: Final = 24
+_SEPARATORS: Final = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b".", 23: b"Z"}
+_DIGITS: Final = [i for i in range(_WIDTH) if i not in _SEPARATORS]
+_DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _number(chars: np.ndarray, start: int, width: int) -> np.ndarray:
+    value = np.zeros(len(chars), dtype=np.int64)
+    for i in range(start, start + width):
+        value = value * 10 + chars[:, i]
+    return value
+
+
+def parse_fixed(column: Sequence[str]) -> np.ndarray | None:
+    """Epoch milliseconds for a column of ``YYYY-MM-DDTHH:MM:SS.mmmZ`` strings, or None when
+    any string has another shape or an impossible date (the caller then parses one by one)."""
+    try:
+        raw = np.array(column, dtype=f"S{_WIDTH + 1}")  # one byte more: longer strings show
+    except UnicodeEncodeError:
+        return None
+    if raw.dtype.itemsize != _WIDTH + 1:
+        return None
+    chars = raw.view(np.uint8).reshape(len(raw), _WIDTH + 1)
+    if chars[:, _WIDTH].any():  # a 25th character
+        return None
+    for position, char in _SEPARATORS.items():
+        if not (chars[:, position] == ord(char)).all():
+            return None
+    digits = chars[:, _DIGITS].astype(np.int64) - ord("0")
+    if ((digits < 0) | (digits > 9)).any():
+        return None
+    values = chars.astype(np.int64) - ord("0")
+    year, month, day = _number(values, 0, 4), _number(values, 5, 2), _number(values, 8, 2)
+    hour, minute, second = _number(values, 11, 2), _number(values, 14, 2), _number(values, 17, 2)
+    milli = _number(values, 20, 3)
+    if ((month < 1) | (month > 12)).any():
+        return None
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last_day = _DAYS_IN_MONTH[month] + ((month == 2) & leap)
+    if ((day < 1) | (day > last_day) | (hour > 23) | (minute > 59) | (second > 59)).any():
+        return None
+    # Days from the civil date (H. Hinnant's algorithm), vectorised.
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    ms: np.ndarray = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
+    return ms
