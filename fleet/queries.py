@@ -128,14 +128,14 @@ def unlock(conn: Conn) -> None:
     conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None]]:
+def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None, int]]:
     """Vehicles with telemetry or events received since their watermark minus ``margin_s``.
 
     Returns
     -------
-    list of (vehicle_key, earliest device time among them, latest received_at)
+    list of (vehicle_key, earliest device time among them, latest received_at, fixes)
         Times in ms since the epoch; ``received_at`` is None for vehicles touched by events
-        only.
+        only; ``fixes`` counts the new telemetry rows.
 
     Notes
     -----
@@ -155,7 +155,8 @@ def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None
                         - make_interval(secs => %(margin)s) END AS t
         ),
         fixes AS (
-            SELECT t.vehicle_key, min(t.ts) AS min_ts, max(t.received_at) AS max_rx
+            SELECT t.vehicle_key, min(t.ts) AS min_ts, max(t.received_at) AS max_rx,
+                   count(*) AS n
             FROM telemetry t
             LEFT JOIN trip_watermarks w USING (vehicle_key)
             WHERE t.received_at > (SELECT t FROM since)
@@ -172,13 +173,14 @@ def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None
                                            '-infinity')
             GROUP BY e.vehicle_key
         )
-        SELECT vehicle_key, pogo_ms(least(f.min_ts, e.min_ts)), pogo_ms(f.max_rx)
+        SELECT vehicle_key, pogo_ms(least(f.min_ts, e.min_ts)), pogo_ms(f.max_rx),
+               coalesce(f.n, 0)
         FROM fixes f FULL JOIN events e USING (vehicle_key)
         ORDER BY vehicle_key
         """,
         {"margin": margin_s},
     ).fetchall()
-    return [(int(r[0]), int(r[1]), None if r[2] is None else int(r[2])) for r in rows]
+    return [(int(r[0]), int(r[1]), _int(r[2]), int(r[3])) for r in rows]
 
 
 def settling_vehicles(conn: Conn, settled_before_ms: int) -> list[tuple[int, int]]:

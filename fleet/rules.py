@@ -64,6 +64,10 @@ class TripRules:
         latest fix, or ``settle_s`` before the build time ``now`` (the vehicle went silent).
     offline_after_s : float, default 900.0
         A vehicle whose last fix is older than this, in s, at build time is ``offline``.
+    max_fixes_per_batch : int, default 4_000_000
+        A run with more new fixes than this (a backfill of months) builds the vehicles in
+        batches of about this many new fixes each, each batch in its own transaction, so
+        memory stays bounded. A single vehicle is never split.
 
     Raises
     ------
@@ -90,6 +94,7 @@ class TripRules:
     received_margin_s: float = 120.0
     settle_s: float = 900.0
     offline_after_s: float = 900.0
+    max_fixes_per_batch: int = 4_000_000
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -100,7 +105,13 @@ class TripRules:
                 raise RulesError(
                     f"TripRules.{item.name} is {value!r}; expected a finite number >= 0"
                 )
-        positive = ("moving_speed_kmh", "max_gap_s", "max_jump_kmh", "default_battery_kwh")
+        positive = (
+            "moving_speed_kmh",
+            "max_gap_s",
+            "max_jump_kmh",
+            "default_battery_kwh",
+            "max_fixes_per_batch",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise RulesError(f"TripRules.{name} is {getattr(self, name)!r}; expected > 0")

@@ -311,23 +311,50 @@ def _run(
     zone_list: list[Zone] | None,
 ) -> BuildReport:
     report = BuildReport()
-    context_ms = int(rules.context_s * 1000)
     settled_ms = now_ms - int(rules.settle_s * 1000)
     arrivals = q.new_arrivals(conn, rules.received_margin_s)
     settling = q.settling_vehicles(conn, settled_ms)
     veh = np.array([a[0] for a in arrivals] + [s[0] for s in settling], dtype=np.int64)
-    if veh.size == 0:
-        with conn.transaction():
-            q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
-        return report
-    earliest = np.array([a[1] for a in arrivals] + [s[1] for s in settling], dtype=np.int64)
-    vehicles, inverse = np.unique(veh, return_inverse=True)
-    first_new = np.full(vehicles.size, _BIG, dtype=np.int64)
-    np.minimum.at(first_new, inverse, earliest)
-    received = np.full(vehicles.size, -1, dtype=np.int64)
-    rx = np.array([-1 if a[2] is None else a[2] for a in arrivals], dtype=np.int64)
-    np.maximum.at(received, inverse[: len(arrivals)], rx)
+    if veh.size:
+        earliest = np.array([a[1] for a in arrivals] + [s[1] for s in settling], np.int64)
+        vehicles, inverse = np.unique(veh, return_inverse=True)
+        first_new = np.full(vehicles.size, _BIG, dtype=np.int64)
+        np.minimum.at(first_new, inverse, earliest)
+        received = np.full(vehicles.size, -1, dtype=np.int64)
+        rx = np.array([-1 if a[2] is None else a[2] for a in arrivals], dtype=np.int64)
+        np.maximum.at(received, inverse[: len(arrivals)], rx)
+        fixes = np.zeros(vehicles.size, dtype=np.int64)
+        np.add.at(fixes, inverse[: len(arrivals)], [a[3] for a in arrivals])
+        zones = Zones(
+            zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
+        )
+        # Batches of vehicles holding about max_fixes_per_batch new fixes each (one batch
+        # in the usual run; several for a backfill), a vehicle never split.
+        batch = (np.cumsum(fixes) - fixes) // int(rules.max_fixes_per_batch)
+        for b in np.unique(batch).tolist():
+            pick = batch == b
+            _batch(
+                conn, rules, profile, now_ms, zones, vehicles[pick], first_new[pick],
+                received[pick], report,
+            )  # fmt: skip
+    with conn.transaction():
+        q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
+    return report
 
+
+def _batch(
+    conn: q.Conn,
+    rules: TripRules,
+    profile: Co2Method | None,
+    now_ms: int,
+    zones: Zones,
+    vehicles: NDArray[np.int64],
+    first_new: NDArray[np.int64],
+    received: NDArray[np.int64],
+    report: BuildReport,
+) -> None:
+    context_ms = int(rules.context_s * 1000)
+    settled_ms = now_ms - int(rules.settle_s * 1000)
     info = q.rebuild_from(conn, vehicles.tolist(), first_new.tolist(), rules.context_s)
     closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
     first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
@@ -336,6 +363,7 @@ def _run(
 
     cols = q.copy_fixes(conn, vehicles.tolist(), load_from.tolist())
     track = Track.from_arrays(**cols)
+    del cols
     events = q.load_events(conn, vehicles.tolist(), (load_from - _EVENT_LOOKBACK_MS).tolist())
     rides, charging = _rides_and_charging(events)
     seg = segment(track, rules, rides)
@@ -361,7 +389,6 @@ def _run(
         [capacity.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
         dtype=np.float64,
     )
-    zones = Zones(zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)])
     frame = trip_frame(track, seg, rides, rules, zones, cap[tv], profile, final)
     states = vehicle_states(
         track, seg, now_ms, rules.offline_after_s, rules.moving_speed_kmh, charging
@@ -388,16 +415,16 @@ def _run(
             [None if r < 0 else r for r in received.tolist()],
         )
         q.upsert_vehicle_state(conn, state_rows)
-        q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
 
     counts = np.bincount(seg.reason, minlength=len(DROP_REASONS) + 1)[1:]
-    report.vehicles = int(vehicles.size)
-    report.fixes = n
-    report.fixes_dropped = {
-        name: int(c) for name, c in zip(DROP_REASONS, counts.tolist(), strict=True) if c
-    }
-    report.trips_closed = len(frame)
-    report.trips_open = int(still_open.sum())
-    report.inserted, report.updated, report.deleted = inserted, updated, deleted
-    report.distance_km = float(frame.columns["distance_km"].sum())
-    return report
+    report.vehicles += int(vehicles.size)
+    report.fixes += n
+    for name, c in zip(DROP_REASONS, counts.tolist(), strict=True):
+        if c:
+            report.fixes_dropped[name] = report.fixes_dropped.get(name, 0) + int(c)
+    report.trips_closed += len(frame)
+    report.trips_open += int(still_open.sum())
+    report.inserted += inserted
+    report.updated += updated
+    report.deleted += deleted
+    report.distance_km += float(frame.columns["distance_km"].sum())

@@ -200,3 +200,22 @@ def test_vehicles_gone_silent_become_offline(db_url: str, db: Any) -> None:
     build_trips(db_url, RULES, PROFILE, now=at(3000))
     build_trips(db_url, RULES, PROFILE, now=at(3000 + 24 * 3600))
     assert db.execute("SELECT state FROM vehicle_state").fetchone()[0] == "offline"
+
+
+def test_batches_of_vehicles_build_the_same_trips(db_url: str, db: Any) -> None:
+    """With max_fixes_per_batch smaller than one vehicle's fixes, each vehicle is built in
+    its own batch, and the trips equal those of a single batch."""
+    for name in ("a", "b", "c"):
+        key = vehicle_key(db, name=name)
+        insert_fixes(db, key, day([0.0, 3000.0]), received_at=at(8000))
+    small = TripRules(max_fixes_per_batch=10)
+    report = build_trips(db_url, small, PROFILE, now=at(9000))
+    assert report.vehicles == 3 and report.inserted == 6
+    batched = trips(db)
+    db.execute("TRUNCATE trips, trip_watermarks, vehicle_state")
+    build_trips(db_url, RULES, PROFILE, now=at(9000))
+    whole = trips(db)
+    drop = ("trip_id", "built_at")
+    assert [{k: v for k, v in t.items() if k not in drop} for t in batched] == [
+        {k: v for k, v in t.items() if k not in drop} for t in whole
+    ]
