@@ -35,4 +35,5 @@ check: lint test
 ## make benchmark: the benchmarks of benchmarks/ (see the README)
 benchmark: setup
 	./scripts/system-deps --services
-	$(BIN)/pytest benchmarks --benchmark-enable -p no:cacheprovider -o testpaths=benchmarks
+	$(BIN)/pytest benchmarks --benchmark-enable -s -p no:cacheprovider -o testpaths=benchmarks \
+	  -o 'python_files=bench_*.py test_*.py'
