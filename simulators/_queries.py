@@ -6,6 +6,7 @@ from psycopg import sql
 
 __all__ = [
     "ANY_TELEMETRY_IN_RANGE",
+    "ASYNC_COMMIT",
     "COPY_EVENTS_STAGE",
     "COPY_TELEMETRY",
     "COPY_TELEMETRY_STAGE",
@@ -19,6 +20,8 @@ __all__ = [
 
 _TELEMETRY_STAGE = sql.Identifier("sim_telemetry_stage")
 _EVENTS_STAGE = sql.Identifier("sim_events_stage")
+
+ASYNC_COMMIT = sql.SQL("SET synchronous_commit = off")
 
 UPSERT_VEHICLES = sql.SQL(
     """

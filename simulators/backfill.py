@@ -12,8 +12,10 @@ Malformed payloads are not written (they are the ingester's dead letters to make
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC as _UTC
 from datetime import datetime
@@ -163,16 +165,66 @@ def _aware(value: np.datetime64) -> datetime:
     return moment.replace(tzinfo=_UTC)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    piece: Rendered
+    kept: np.ndarray
+    data: bytes
+
+
+def _prepare(
+    sim: Simulation, chunk_days: float, keys: npt.NDArray[np.int64]
+) -> Iterator[_Prepared]:
+    for piece in sim.chunks(chunk_days):
+        kept = _first_copies(piece.points)
+        yield _Prepared(piece, kept, copy_binary_telemetry(kept, keys))
+
+
+def _ahead(items: Iterator[_Prepared]) -> Iterator[_Prepared]:
+    """Prepare the next chunk in a thread while the current one is written (numpy and the
+    database both release the GIL, so the two overlap)."""
+    slot: queue.Queue[_Prepared | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slot.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slot.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            slot.put(exc)
+
+    worker = threading.Thread(target=produce, name="backfill-render", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slot.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def _write_piece(
     conn: psycopg.Connection[tuple[object, ...]],
-    piece: Rendered,
+    prepared: _Prepared,
     keys: npt.NDArray[np.int64],
     counts: BackfillCounts,
 ) -> None:
-    kept = _first_copies(piece.points)
+    piece, kept, data = prepared.piece, prepared.kept, prepared.data
     counts.points_sent += int(piece.points.size)
     counts.malformed_skipped += int(piece.malformed.size)
-    data = copy_binary_telemetry(kept, keys)
     inserted = 0
     with conn.transaction():
         conn.execute(q.TRUNCATE_STAGES)
@@ -244,8 +296,11 @@ def backfill(
             counts.vehicles = len(rows)
             conn.execute(q.CREATE_TELEMETRY_STAGE)
             conn.execute(q.CREATE_EVENTS_STAGE)
-            for piece in sim.chunks(chunk_days):
-                _write_piece(conn, piece, keys, counts)
+            # Each chunk commits on its own and a re-run skips what is stored, so a crash
+            # costs at most the last chunks: no need to wait for each commit's flush.
+            conn.execute(q.ASYNC_COMMIT)
+            for prepared in _ahead(_prepare(sim, chunk_days, keys)):
+                _write_piece(conn, prepared, keys, counts)
                 counts.seconds = time.perf_counter() - began
                 log.info(
                     "backfill chunk committed",
