@@ -69,7 +69,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()
-    app.state.figures_cache = FiguresCache(config.cache_entries)
+    app.state.figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s)
     if registry is None:
         registry = new_registry(reader)
     else:

@@ -1,18 +1,25 @@
-"""A cache of trip figures, valid while the trips table is unchanged.
+"""A cache of trip figures and of the answers built from them, valid while the trips table is
+unchanged.
 
-Every statement writing ``trips`` bumps ``city_data_version`` (a trigger of migration 0032), so
-a request reads that one-row counter once (a primary-key lookup) and answers from the cache
-when the figures it needs were computed at the same version. Entries are bounded (least
-recently used dropped first) and all dropped when the version moves. The cached rows are
-shared between requests: callers read them and never change them.
+Every statement writing ``trips`` bumps ``city_data_version`` (a trigger of migration 0032).
+The service reads that one-row counter at most once every ``check_interval_s`` (a primary-key
+lookup) and answers from the cache while it has not moved, so a figure is at most
+``check_interval_s`` behind the trips table (0: every request reads the counter). A request
+served from the cache takes no database connection at all. Entries are bounded (least
+recently used dropped first) and all dropped when the version moves; cached rows are shared
+between requests, which read them and never change them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
 
 from city import queries
 
@@ -24,18 +31,34 @@ Row = dict[str, Any]
 class FiguresCache:
     """Figures keyed by what computed them, for one data version at a time (per process)."""
 
-    def __init__(self, max_entries: int = 1024) -> None:
+    def __init__(self, max_entries: int = 1024, check_interval_s: float = 0.2) -> None:
         self.max_entries = max_entries
+        self.check_interval_s = check_interval_s
         self.version: int | None = None
+        self.checked_at = float("-inf")
         self.entries: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def lookup(self, version: int, key: Hashable) -> tuple[bool, Any]:
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0
+
+    def fresh(self) -> bool:
+        """Whether the last version read is recent enough to answer without reading again."""
+        return (
+            self.version is not None and time.monotonic() - self.checked_at < self.check_interval_s
+        )
+
+    def saw(self, version: int | None, at: float) -> None:
+        """Record the version read at monotonic time ``at``; a new version empties the cache."""
         if version != self.version:
             self.entries.clear()
             self.version = version
-        if key in self.entries:
+        self.checked_at = at
+
+    def lookup(self, version: int, key: Hashable) -> tuple[bool, Any]:
+        if version == self.version and key in self.entries:
             self.entries.move_to_end(key)
             self.hits += 1
             return True, self.entries[key]
@@ -43,7 +66,7 @@ class FiguresCache:
         return False, None
 
     def store(self, version: int, key: Hashable, value: Any) -> None:
-        if version != self.version or self.max_entries <= 0:
+        if version != self.version or not self.enabled:
             return
         self.entries[key] = value
         while len(self.entries) > self.max_entries:
@@ -51,48 +74,77 @@ class FiguresCache:
 
 
 class CachedFigures:
-    """The figure queries of one request, through the cache (the version read once)."""
+    """One request's figure queries through the cache; a connection only when one is needed."""
 
-    def __init__(self, conn: queries.Conn, cache: FiguresCache) -> None:
-        self.conn = conn
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[queries.Conn],
+        cache: FiguresCache,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        self.pool = pool
         self.cache = cache
+        self._stack = stack
+        self._conn: queries.Conn | None = None
         self._version: int | None = None
         self._read = False
 
-    async def _get(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
-        if self.cache.max_entries <= 0:
-            return await compute()
+    async def connection(self) -> queries.Conn:
+        """The request's pooled connection, taken on first use, returned when it ends."""
+        if self._conn is None:
+            self._conn = await self._stack.enter_async_context(self.pool.connection())
+        return self._conn
+
+    async def version(self) -> int | None:
+        """The data version this request answers at (None: migration 0032 missing)."""
         if not self._read:
-            self._version = await queries.data_version(self.conn)
             self._read = True
-        if self._version is None:  # migration 0032 not applied: no caching
+            if self.cache.fresh():
+                self._version = self.cache.version
+            else:
+                at = time.monotonic()
+                self._version = await queries.data_version(await self.connection())
+                self.cache.saw(self._version, at)
+        return self._version
+
+    async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """``compute()``'s value, from the cache when it holds one at this version."""
+        if not self.cache.enabled:
             return await compute()
-        found, value = self.cache.lookup(self._version, key)
+        version = await self.version()
+        if version is None:
+            return await compute()
+        found, value = self.cache.lookup(version, key)
         if found:
             return value
         value = await compute()
-        self.cache.store(self._version, key, value)
+        self.cache.store(version, key, value)
         return value
 
     async def summary(self, start: datetime, end: datetime) -> Row:
-        result: Row = await self._get(
-            ("summary", start, end), lambda: queries.summary(self.conn, start, end)
-        )
+        async def compute() -> Row:
+            return await queries.summary(await self.connection(), start, end)
+
+        result: Row = await self.cached(("summary", start, end), compute)
         return result
 
     async def period_series(self, start: datetime, end: datetime, unit: str) -> list[Row]:
-        result: list[Row] = await self._get(
-            ("series", start, end, unit),
-            lambda: queries.period_series(self.conn, start, end, unit),
-        )
+        async def compute() -> list[Row]:
+            return await queries.period_series(await self.connection(), start, end, unit)
+
+        result: list[Row] = await self.cached(("series", start, end, unit), compute)
         return result
 
     async def methodologies(self, start: datetime, end: datetime) -> list[Row]:
-        result: list[Row] = await self._get(
-            ("methodologies", start, end), lambda: queries.methodologies(self.conn, start, end)
-        )
+        async def compute() -> list[Row]:
+            return await queries.methodologies(await self.connection(), start, end)
+
+        result: list[Row] = await self.cached(("methodologies", start, end), compute)
         return result
 
     async def trip_span(self) -> Row:
-        result: Row = await self._get(("span",), lambda: queries.trip_span(self.conn))
+        async def compute() -> Row:
+            return await queries.trip_span(await self.connection())
+
+        result: Row = await self.cached(("span",), compute)
         return result

@@ -30,6 +30,9 @@ class ServiceConfig:
         State of charge below which ``pogo_vehicles_low_battery`` counts a vehicle.
     cache_entries
         Trip figures kept in memory while the trips table is unchanged (0: no cache).
+    cache_check_interval_s
+        How often the cache reads the trips table's change counter: figures are at most this
+        far behind the table (0: read it on every request).
     emissions_profile
         The methodology profile the emissions endpoint applies when none is asked for; None
         reports the per-trip figures the trip builder stored.
@@ -44,4 +47,5 @@ class ServiceConfig:
     max_page_size: int = 1000
     low_battery_pct: float = 20.0
     cache_entries: int = 1024
+    cache_check_interval_s: float = 0.2
     emissions_profile: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -31,10 +32,12 @@ async def connection(request: Request) -> AsyncIterator[Conn]:
         yield conn
 
 
-async def figures(request: Request, conn: Annotated[Conn, Depends(connection)]) -> CachedFigures:
-    """The request's figure queries, through the service's cache."""
+async def figures(request: Request) -> AsyncIterator[CachedFigures]:
+    """The request's figure queries, through the service's cache; the connection, if one was
+    needed, goes back to the pool when the request ends."""
     cache: FiguresCache = request.app.state.figures_cache
-    return CachedFigures(conn, cache)
+    async with contextlib.AsyncExitStack() as stack:
+        yield CachedFigures(_pool(request), cache, stack)
 
 
 Config = Annotated[ServiceConfig, Depends(_config)]

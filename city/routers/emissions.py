@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from city import methodology
 from city.auth import ReadAccess
 from city.deps import Figures
 from city.params import GroupBy, Window, check_buckets, window
-from city.routers._shared import window_dict
+from city.routers._shared import json_response, window_dict
 from city.schemas import EmissionsReport
 
 __all__ = ["router"]
@@ -33,7 +33,7 @@ async def emissions(
             "per-trip figures the trip builder stored); default: the service's.",
         ),
     ] = None,
-) -> EmissionsReport:
+) -> Response:
     """CO2 avoided in ``[from, to)``: baseline (gross), electricity and net, in total and per
     group, with the methodology profile and every parameter it used."""
     config = request.app.state.config
@@ -41,19 +41,23 @@ async def emissions(
         profile or methodology.default_profile(config.emissions_profile)
     )
     check_buckets(request, win, "group_by", group_by)
-    total = await figs.summary(win.start, win.end)
-    rows = await figs.period_series(win.start, win.end, group_by)
-    stored = await figs.methodologies(win.start, win.end)
-    groups = [
-        {"start": r["bucket_start"], "end": r["bucket_end"], **methodology.totals(chosen, r)}
-        for r in rows
-    ]
-    return EmissionsReport.model_validate(
-        {
+
+    async def build() -> bytes:
+        total = await figs.summary(win.start, win.end)
+        rows = await figs.period_series(win.start, win.end, group_by)
+        stored = await figs.methodologies(win.start, win.end)
+        groups = [
+            {"start": r["bucket_start"], "end": r["bucket_end"], **methodology.totals(chosen, r)}
+            for r in rows
+        ]
+        body = {
             "window": window_dict(win),
             "group_by": group_by,
             "methodology": methodology.describe(chosen, stored),
             "totals": methodology.totals(chosen, total),
             "groups": groups,
         }
-    )
+        return EmissionsReport.model_validate(body).model_dump_json().encode()
+
+    key = ("emissions.json", win.start, win.end, group_by, chosen)
+    return json_response(await figs.cached(key, build))

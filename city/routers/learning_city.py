@@ -66,8 +66,9 @@ def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, 
 
 async def learning_city_tables(figs: CachedFigures, win: Window | None) -> dict[str, Any]:
     """Every stored programme table with the live table placed right after POGO's."""
-    programmes = await queries.list_programmes(figs.conn)
-    indicators = await queries.list_indicators(figs.conn)
+    conn = await figs.connection()
+    programmes = await queries.list_programmes(conn)
+    indicators = await queries.list_indicators(conn)
     row = await figs.summary(win.start, win.end) if win is not None else None
     by_programme: dict[str, list[dict[str, Any]]] = {}
     for ind in indicators:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from city.auth import ReadAccess
 from city.deps import Figures
 from city.params import Bucket, Window, check_buckets, window
-from city.routers._shared import figures, window_dict
+from city.routers._shared import figures, json_response, window_dict
 from city.schemas import Summary, Timeseries
 
 __all__ = ["router"]
@@ -20,11 +20,16 @@ WindowDep = Annotated[Window, Depends(window)]
 
 
 @router.get("/summary", response_model=Summary)
-async def summary(win: WindowDep, figs: Figures, access: ReadAccess) -> Summary:
+async def summary(win: WindowDep, figs: Figures, access: ReadAccess) -> Response:
     """Trips, kilometres, distinct riders, vehicles active, energy and CO2 avoided of the trips
     that started in ``[from, to)``."""
-    row = await figs.summary(win.start, win.end)
-    return Summary.model_validate({"window": window_dict(win), "figures": figures(row)})
+
+    async def build() -> bytes:
+        row = await figs.summary(win.start, win.end)
+        body = {"window": window_dict(win), "figures": figures(row)}
+        return Summary.model_validate(body).model_dump_json().encode()
+
+    return json_response(await figs.cached(("summary.json", win.start, win.end), build))
 
 
 @router.get("/timeseries", response_model=Timeseries)
@@ -34,14 +39,18 @@ async def timeseries(
     figs: Figures,
     access: ReadAccess,
     bucket: Annotated[Bucket, Query(description="Bucket width, in UTC.")] = "day",
-) -> Timeseries:
+) -> Response:
     """The same figures per day, week (from Monday) or month, empty buckets included."""
     check_buckets(request, win, "bucket", bucket)
-    rows = await figs.period_series(win.start, win.end, bucket)
-    points = [
-        {"bucket_start": r["bucket_start"], "bucket_end": r["bucket_end"], **figures(r)}
-        for r in rows
-    ]
-    return Timeseries.model_validate(
-        {"window": window_dict(win), "bucket": bucket, "points": points}
-    )
+
+    async def build() -> bytes:
+        rows = await figs.period_series(win.start, win.end, bucket)
+        points = [
+            {"bucket_start": r["bucket_start"], "bucket_end": r["bucket_end"], **figures(r)}
+            for r in rows
+        ]
+        body = {"window": window_dict(win), "bucket": bucket, "points": points}
+        return Timeseries.model_validate(body).model_dump_json().encode()
+
+    key = ("timeseries.json", win.start, win.end, bucket)
+    return json_response(await figs.cached(key, build))
