@@ -97,7 +97,7 @@ class ScenarioConfig:
             raise ScenarioError("start", self.start, "an aware UTC datetime")
         checks: list[tuple[str, float, float, float]] = [
             ("vehicles", self.vehicles, 1, 100_000),
-            ("days", self.days, 1 / 24, 3660),
+            ("days", self.days, 0.001, 3660),
             ("report_interval_s", self.report_interval_s, 0.1, 3600),
             ("parked_interval_s", self.parked_interval_s, 1, 86_400),
             ("charging_interval_s", self.charging_interval_s, 1, 86_400),
