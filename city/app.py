@@ -19,6 +19,7 @@ from city._gauges import GaugeReader
 from city.cache import FiguresCache
 from city.config import ServiceConfig
 from city.handlers import install_handlers
+from city.http_cache import ResponseCache
 from city.metrics import new_registry
 from city.routers import emissions, learning_city, mobility, operations, report, trips, vehicles
 from fleet.store import latest_version
@@ -69,7 +70,8 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()
-    app.state.figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s)
+    figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s)
+    app.state.figures_cache = figures_cache
     if registry is None:
         registry = new_registry(reader)
     else:
@@ -78,6 +80,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
         registry.register(FleetCollector(reader))
     app.state.registry = registry
     install_handlers(app)
+    app.add_middleware(ResponseCache, config=config, cache=figures_cache)
     for module in (mobility, emissions, learning_city, vehicles, trips, report, operations):
         app.include_router(module.router)
     app.mount(

@@ -23,7 +23,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from city import queries
 
-__all__ = ["CachedFigures", "FiguresCache"]
+__all__ = ["FIGURES_VERSION", "CachedFigures", "FiguresCache"]
+
+FIGURES_VERSION = "figures_version"
+"""The request-state key where a request records the data version it answered at."""
 
 Row = dict[str, Any]
 
@@ -81,8 +84,10 @@ class CachedFigures:
         pool: AsyncConnectionPool[queries.Conn],
         cache: FiguresCache,
         stack: contextlib.AsyncExitStack,
+        state: dict[str, Any] | None = None,
     ) -> None:
         self.pool = pool
+        self._state = state
         self.cache = cache
         self._stack = stack
         self._conn: queries.Conn | None = None
@@ -105,6 +110,9 @@ class CachedFigures:
                 at = time.monotonic()
                 self._version = await queries.data_version(await self.connection())
                 self.cache.saw(self._version, at)
+            if self._state is not None and self._version is not None:
+                # city.http_cache keeps the answer under the version it was computed at.
+                self._state[FIGURES_VERSION] = self._version
         return self._version
 
     async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:

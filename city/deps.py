@@ -37,7 +37,8 @@ async def figures(request: Request) -> AsyncIterator[CachedFigures]:
     needed, goes back to the pool when the request ends."""
     cache: FiguresCache = request.app.state.figures_cache
     async with contextlib.AsyncExitStack() as stack:
-        yield CachedFigures(_pool(request), cache, stack)
+        state = request.scope.setdefault("state", {})
+        yield CachedFigures(_pool(request), cache, stack, state)
 
 
 Config = Annotated[ServiceConfig, Depends(_config)]
