@@ -1,0 +1,57 @@
+"""simulators/plan.py: rides chained per vehicle, speed profiles, the battery's schedule."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulators import STATE_RIDING, simulate
+from simulators.plan import charge_curve_duration, charge_curve_soc, consumption_wh_per_km
+from tests.simulators.builders import scenario
+
+
+def test_each_ride_starts_where_the_last_ended() -> None:
+    """A vehicle never teleports: each ride starts at its previous ride's end, and rides of
+    one vehicle never overlap."""
+    truth = simulate(scenario(days=5)).truth
+    same = truth["vehicle"][1:] == truth["vehicle"][:-1]
+    assert same.sum() > 100
+    assert np.array_equal(truth["start_lat"][1:][same], truth["end_lat"][:-1][same])
+    assert (truth["start_ts"][1:][same] > truth["end_ts"][:-1][same]).all()
+
+
+def test_speed_profile_accelerates_and_stops_at_junctions() -> None:
+    """Speeds change at most as fast as the acceleration allows, reach the limits, and drop
+    to zero at junctions in the middle of rides."""
+    sim = simulate(scenario(days=3))
+    p = sim.points[sim.points["state"] == STATE_RIDING]
+    p = p[np.lexsort((p["true_ts"], p["vehicle_index"]))]
+    dt = np.diff(p["true_ts"].astype(np.int64)) / 1000.0
+    same = (
+        (np.diff(p["vehicle_index"]) == 0) & (dt >= 4.0) & (dt <= 5.0)
+    )  # noise over a short step reads as a jolt
+    change = np.abs(np.diff(p["speed_kmh"].astype(np.float64)))[same] / dt[same]
+    assert change.max() <= 2.2 * 3.6 + 1.0  # braking is the hardest: 2.2 m/s², plus noise
+    mid = np.ones(p.size, dtype=bool)
+    starts = np.isin(p["true_ts"], sim.truth["start_ts"]) | np.isin(
+        p["true_ts"], sim.truth["end_ts"]
+    )
+    mid &= ~starts
+    assert (p["speed_kmh"][mid] < 0.5).sum() > 50  # stops at lights and junctions
+    assert np.percentile(p["speed_kmh"], 99) > 45
+
+
+def test_consumption_rises_with_speed() -> None:
+    """Wh/km grows with speed."""
+    wh = consumption_wh_per_km(np.array([10.0, 30.0, 45.0, 60.0]))
+    assert (np.diff(wh) > 0).all() and 20 < wh[0] < wh[-1] < 60
+
+
+def test_charging_curve_tapers() -> None:
+    """Constant power to 80 %, then tapering; the duration matches the curve's end."""
+    config = scenario()
+    start = np.array([30.0])
+    total = charge_curve_duration(config, start)
+    soc, power = charge_curve_soc(config, start, np.array([0.0, total[0] * 0.3, total[0]]))
+    assert soc[-1] > 99.9 and power[0] == config.charger_kw and power[-1] < power[0] * 0.2
+    soc_half, _ = charge_curve_soc(config, start, total / 2)
+    assert 30 < soc_half[0] < 100
