@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from simulators import STATE_CHARGING, STATE_PARKED, STATE_RIDING, simulate
+from simulators.render import _ambient_c
 from tests.simulators.builders import scenario
 
 
@@ -80,3 +83,32 @@ def test_truth_matches_the_points() -> None:
         assert mine["true_ts"].max() == ride["end_ts"]
         advance = mine["odometer_km"].max() - mine["odometer_km"].min()
         assert abs(advance - ride["distance_km"]) < 0.002
+
+
+def test_offline_spells_send_nothing() -> None:
+    """Some long parked spells find the device offline: no fix is sent inside them."""
+    sim = simulate(scenario(days=6, offline_share=0.5))
+    plan = sim.plan
+    assert plan.offline_vehicle.size > 3
+    start_ms = round(sim.config.start.timestamp() * 1000)
+    p = sim.points
+    t = (p["true_ts"].astype(np.int64) - start_ms) / 1000.0
+    for v, a, b in zip(plan.offline_vehicle, plan.offline_start, plan.offline_end, strict=True):
+        inside = (p["vehicle_index"] == v) & (t >= a) & (t <= b)
+        assert not inside.any()
+        assert b - a > 1800
+
+
+def test_battery_temperature_follows_air_and_use() -> None:
+    """Battery temperature stays plausible for Benguerir and runs warmer while riding."""
+    hot = simulate(scenario(days=3, start=datetime(2024, 7, 20, tzinfo=UTC)))
+    summer = hot.points
+    winter = simulate(scenario(days=3, start=datetime(2024, 1, 15, tzinfo=UTC))).points
+    assert summer["batt_temp_c"].mean() > winter["batt_temp_c"].mean() + 10
+    assert winter["batt_temp_c"].min() > -5 and summer["batt_temp_c"].max() < 60
+    start_ms = round(hot.config.start.timestamp() * 1000)
+    t = (summer["true_ts"].astype(np.int64) - start_ms) / 1000.0
+    excess = summer["batt_temp_c"] - _ambient_c(hot.plan, t)
+    riding = summer["state"] == STATE_RIDING
+    parked = summer["state"] == STATE_PARKED
+    assert excess[riding].mean() > excess[parked].mean() + 1.0
