@@ -11,11 +11,15 @@ The public surface::
     sim.malformed  # the bad payloads the devices send (MALFORMED_DTYPE)
     sim.vehicles   # fleet, vehicle, battery_kwh
     backfill(dsn, sim)  # straight into the database with COPY
+    publish(sim, MqttTarget(host, port, root="pogo/v1"), mode="binary", speedup=60)
+    load(config, MqttTarget(...), processes=2)  # flat out, for the ingest benchmark
 """
 
 from simulators.backfill import BackfillCounts, backfill
 from simulators.config import FaultRates, ScenarioConfig, benguerir
 from simulators.errors import BackfillError, PublishError, ScenarioError, SimulatorError
+from simulators.load import LoadCounts, load
+from simulators.publish import MqttTarget, PublishCounts, live_start, publish
 from simulators.render import (
     EVENT_DTYPE,
     FLAG_BUFFERED,
@@ -51,6 +55,9 @@ __all__ = [
     "BackfillCounts",
     "BackfillError",
     "FaultRates",
+    "LoadCounts",
+    "MqttTarget",
+    "PublishCounts",
     "PublishError",
     "Rendered",
     "ScenarioConfig",
@@ -59,6 +66,9 @@ __all__ = [
     "SimulatorError",
     "backfill",
     "benguerir",
+    "live_start",
+    "load",
+    "publish",
     "read_truth",
     "simulate",
     "write_truth",
