@@ -117,6 +117,13 @@ def _target(settings: Settings) -> MqttTarget:
     help="Publishing processes in load mode.",
 )
 @click.option(
+    "--load-encoding",
+    type=click.Choice(["json", "batch", "binary"]),
+    default="binary",
+    show_default=True,
+    help="Telemetry encoding in load mode.",
+)
+@click.option(
     "--batch-seconds",
     type=click.FloatRange(0.1, 3600),
     default=30.0,
@@ -155,6 +162,7 @@ def simulate(
     offline_buffer_per_day: float | None,
     coverage_gap_per_day: float | None,
     processes: int,
+    load_encoding: str,
     batch_seconds: float,
     truth_path: Path | None,
     calibration: bool,
@@ -172,7 +180,7 @@ def simulate(
                 "offline_buffer_per_day": offline_buffer_per_day,
                 "coverage_gap_per_day": coverage_gap_per_day,
             },
-            processes, batch_seconds, truth_path, calibration,
+            processes, _MODES["mqtt-" + load_encoding], batch_seconds, truth_path, calibration,
         )  # fmt: skip
     except SimulatorError as exc:
         raise PogoError(f"pogo simulate: {exc}") from exc
@@ -190,6 +198,7 @@ def _run(
     faults: bool,
     overrides: dict[str, float | None],
     processes: int,
+    load_encoding: Mode,
     batch_seconds: float,
     truth_path: Path | None,
     calibration: bool,
@@ -216,7 +225,7 @@ def _run(
     signal.signal(signal.SIGINT, handler)
     if output == "load":
         counts = load(
-            config, _target(settings), "binary", processes=processes, batch_s=batch_seconds
+            config, _target(settings), load_encoding, processes=processes, batch_s=batch_seconds
         )
         click.echo(
             f"load: {counts.points:,} points in {counts.telemetry_messages:,} messages "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 
+from pogo.embedded import PrivateMosquitto
 from simulators import read_truth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +71,15 @@ def test_flat_out_refuses_a_window_the_ingester_would_reject() -> None:
     assert result.returncode == 2
     assert "pogo: error: pogo simulate: days is 5.0" in result.stderr
     assert "3 days" in result.stderr
+
+
+def test_load_mode_prints_exact_counts(private_broker: PrivateMosquitto) -> None:
+    """``--output load`` publishes from several processes and prints what was acknowledged."""
+    env = {"POGO_MQTT_URL": private_broker.url, "POGO_MQTT_TOPIC_ROOT": "cli/load/pogo/v1"}
+    args = ("--output", "load", "--days", "0.2", "--vehicles", "6", "--processes", "2")
+    result = pogo(*args, "--load-encoding", "binary", "--no-faults", env=env)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith("load: ") and "from 2 processes" in line
+    acked, sent = line.split(" acknowledged")[0].rsplit(" ", 1)[1].split("/")
+    assert acked == sent
