@@ -70,7 +70,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()
-    figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s)
+    figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s, config.dsn)
     app.state.figures_cache = figures_cache
     if registry is None:
         registry = new_registry(reader)

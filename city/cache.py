@@ -12,6 +12,7 @@ between requests, which read them and never change them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import OrderedDict
@@ -19,9 +20,11 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 
 from city import queries
+from city.tripindex import TripIndex, load_index
 
 __all__ = ["FIGURES_VERSION", "CachedFigures", "FiguresCache"]
 
@@ -34,8 +37,13 @@ Row = dict[str, Any]
 class FiguresCache:
     """Figures keyed by what computed them, for one data version at a time (per process)."""
 
-    def __init__(self, max_entries: int = 1024, check_interval_s: float = 0.2) -> None:
+    def __init__(
+        self, max_entries: int = 1024, check_interval_s: float = 0.2, dsn: str | None = None
+    ) -> None:
         self.max_entries = max_entries
+        self.dsn = dsn
+        self.index: TripIndex | None = None
+        self.index_lock = asyncio.Lock()
         self.check_interval_s = check_interval_s
         self.version: int | None = None
         self.checked_at = float("-inf")
@@ -129,8 +137,29 @@ class CachedFigures:
         self.cache.store(version, key, value)
         return value
 
+    async def trip_index(self) -> TripIndex | None:
+        """The trip index at this request's version (loaded once per version), or None when
+        the cache is off or migration 0032 is missing (the figures then come from SQL)."""
+        if not self.cache.enabled or self.cache.dsn is None:
+            return None
+        version = await self.version()
+        if version is None:
+            return None
+        index = self.cache.index
+        if index is not None and index.version >= version:
+            return index
+        async with self.cache.index_lock:
+            index = self.cache.index
+            if index is None or index.version < version:
+                index = await anyio.to_thread.run_sync(load_index, self.cache.dsn)
+                self.cache.index = index
+        return index
+
     async def summary(self, start: datetime, end: datetime) -> Row:
         async def compute() -> Row:
+            index = await self.trip_index()
+            if index is not None:
+                return index.summary(start, end)
             return await queries.summary(await self.connection(), start, end)
 
         result: Row = await self.cached(("summary", start, end), compute)
@@ -138,6 +167,9 @@ class CachedFigures:
 
     async def period_series(self, start: datetime, end: datetime, unit: str) -> list[Row]:
         async def compute() -> list[Row]:
+            index = await self.trip_index()
+            if index is not None:
+                return index.series(start, end, unit)
             return await queries.period_series(await self.connection(), start, end, unit)
 
         result: list[Row] = await self.cached(("series", start, end, unit), compute)
@@ -145,6 +177,9 @@ class CachedFigures:
 
     async def methodologies(self, start: datetime, end: datetime) -> list[Row]:
         async def compute() -> list[Row]:
+            index = await self.trip_index()
+            if index is not None:
+                return index.methodologies(start, end)
             return await queries.methodologies(await self.connection(), start, end)
 
         result: list[Row] = await self.cached(("methodologies", start, end), compute)
@@ -152,6 +187,9 @@ class CachedFigures:
 
     async def trip_span(self) -> Row:
         async def compute() -> Row:
+            index = await self.trip_index()
+            if index is not None:
+                return index.span()
             return await queries.trip_span(await self.connection())
 
         result: Row = await self.cached(("span",), compute)

@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from typing import Any, LiteralString
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.errors import UndefinedTable
 from psycopg.rows import DictRow
@@ -31,6 +32,7 @@ __all__ = [
     "programme_exists",
     "schema_version",
     "summary",
+    "trip_columns",
     "trip_span",
     "upsert_indicator",
 ]
@@ -153,6 +155,30 @@ _GAUGES = sql.SQL(
 )
 
 _DATA_VERSION = sql.SQL("SELECT version FROM city_data_version")
+_TRIP_COLUMNS = sql.SQL(
+    """
+    WITH t AS (
+        SELECT row_number() OVER (ORDER BY start_ts, trip_id) - 1 AS idx, start_ts, rider,
+               vehicle_key, distance_km, energy_kwh, duration_s, co2_baseline_kg,
+               co2_electricity_kg, co2_avoided_kg, methodology
+        FROM trips
+    )
+    SELECT (extract(epoch FROM start_ts) * 1000000)::bigint AS start_us,
+           distance_km,
+           energy_kwh,
+           (energy_kwh IS NULL)::int AS trips_without_energy,
+           CASE WHEN energy_kwh IS NULL THEN distance_km ELSE 0 END
+               AS distance_km_without_energy,
+           duration_s, co2_baseline_kg, co2_electricity_kg, co2_avoided_kg,
+           coalesce(methodology, '') AS methodology,
+           CASE WHEN rider IS NOT NULL
+                THEN coalesce(lag(idx) OVER (PARTITION BY rider ORDER BY idx), -1) END
+               AS prev_rider,
+           coalesce(lag(idx) OVER (PARTITION BY vehicle_key ORDER BY idx), -1) AS prev_vehicle
+    FROM t
+    ORDER BY idx
+    """
+)
 _HAS_MIGRATIONS = sql.SQL("SELECT to_regclass('schema_migrations') IS NOT NULL AS found")
 _SCHEMA_VERSION = sql.SQL("SELECT coalesce(max(version), 0) AS version FROM schema_migrations")
 
@@ -298,6 +324,19 @@ async def data_version(conn: Conn) -> int | None:
         return None
     row = await cur.fetchone()
     return None if row is None else int(row["version"])
+
+
+def trip_columns(conn: psycopg.Connection[Any]) -> tuple[int, dict[str, list[Any]]]:
+    """The data version and every trip as columns, in start order, with each trip's previous
+    trip by the same rider and vehicle (synchronous: the trip index loads in a thread; run
+    it inside one REPEATABLE READ transaction so both come from one snapshot)."""
+    row = conn.execute(_DATA_VERSION).fetchone()
+    version = int(row[0]) if row else 0
+    cur = conn.execute(_TRIP_COLUMNS)
+    names = [d.name for d in cur.description or []]
+    rows = cur.fetchall()
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
+    return version, dict(zip(names, columns, strict=True))
 
 
 async def schema_version(conn: Conn) -> int | None:

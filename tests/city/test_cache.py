@@ -72,3 +72,18 @@ def test_data_version_moves_once_per_statement(db: psycopg.Connection) -> None:
     after = db.execute("SELECT version FROM city_data_version").fetchone()
     assert before is not None and after is not None
     assert after[0] == before[0] + 1
+
+
+def test_without_the_cache_the_same_figures_come_from_sql(
+    db: psycopg.Connection, make_client: Callable[..., httpx.Client]
+) -> None:
+    """cache_entries=0 answers every figure from SQL; the answers equal the cached path's
+    (the trip index's)."""
+    v = vehicle(db)
+    for hour, rider in ((8, "a"), (9, "b"), (10, "a")):
+        trip(db, v, t(f"2025-03-01T{hour:02d}:00"), km=float(hour), rider=rider)
+    params = {**WINDOW, "bucket": "day"}
+    cached, plain = make_client(), make_client(cache_entries=0)
+    for url in ("/api/v1/mobility/summary", "/api/v1/mobility/timeseries", "/api/v1/emissions"):
+        assert cached.get(url, params=params).json() == plain.get(url, params=params).json()
+    assert plain.get("/api/v1/mobility/summary", params=WINDOW).json()["figures"]["riders"] == 2
