@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from simulators.errors import ScenarioError
 
 __all__ = ["FaultRates", "ScenarioConfig", "benguerir"]
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,17 @@ class ScenarioConfig:
                 "trips_per_day", self.trips_per_day, f"at most 40 a vehicle ({self.vehicles})"
             )
         self.faults.validate()
+        # Ids travel in topics ([A-Za-z0-9_-]) and in the arrays' 16-character fields.
+        for name, ident in (("fleet", self.fleet), ("vehicle_prefix", self.vehicle_prefix)):
+            if not _ID.fullmatch(ident):
+                raise ScenarioError(name, ident, "letters, digits, '_' or '-'")
+        longest = len(self.vehicle_prefix) + 1 + max(3, len(str(self.vehicles)))
+        if longest > 16 or len(self.fleet) > 16:
+            raise ScenarioError(
+                "vehicle_prefix",
+                self.vehicle_prefix,
+                "fleet and vehicle ids of 16 characters at most",
+            )
 
     @property
     def vehicle_ids(self) -> list[str]:

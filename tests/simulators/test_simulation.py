@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
-from simulators import STATE_CHARGING, STATE_PARKED, STATE_RIDING, simulate
+from simulators import STATE_CHARGING, STATE_PARKED, STATE_RIDING, ScenarioError, simulate
 from simulators.render import _ambient_c
 from tests.simulators.builders import scenario
 
@@ -112,3 +113,13 @@ def test_battery_temperature_follows_air_and_use() -> None:
     riding = summer["state"] == STATE_RIDING
     parked = summer["state"] == STATE_PARKED
     assert excess[riding].mean() > excess[parked].mean() + 1.0
+
+
+def test_ids_that_would_not_fit_are_refused() -> None:
+    """Fleet and vehicle ids must fit the topic pattern and the arrays' fields."""
+    with pytest.raises(ScenarioError, match="vehicle_prefix"):
+        scenario(vehicle_prefix="a-very-long-prefix")
+    with pytest.raises(ScenarioError, match="fleet"):
+        scenario(fleet="bad/fleet")
+    with pytest.raises(ScenarioError, match="days"):
+        scenario(days=0.0)
