@@ -74,7 +74,7 @@ def _wait(conn: psycopg.Connection[tuple[object, ...]], query: str, want: int) -
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "days", "speedup"),
-    [("binary", 0.2, None), ("json", 0.2, None), ("batch", 0.04, 300.0)],
+    [("binary", 0.2, None), ("json", 0.2, None), ("batch", 0.04, 600.0)],
 )
 def test_ingester_stores_what_was_published(
     mode: str,
