@@ -50,6 +50,7 @@ class DeadLetter:
     reason: Reason
     detail: str
     received_at: dt.datetime
+    points: int = 0  # the telemetry points it stands for (1 for a rejected point, else 0)
 
 
 @dataclass
@@ -117,9 +118,11 @@ class Batch:
             self._out.vehicles.append(key)
         return index
 
-    def _reject(self, message: Message, reason: Reason, detail: str, payload: bytes) -> None:
+    def _reject(
+        self, message: Message, reason: Reason, detail: str, payload: bytes, points: int = 0
+    ) -> None:
         self._out.dead_letters.append(
-            DeadLetter(message.topic, payload, reason, detail, _utc(message.received_at))
+            DeadLetter(message.topic, payload, reason, detail, _utc(message.received_at), points)
         )
 
     def add(self, message: Message) -> None:
@@ -133,6 +136,7 @@ class Batch:
                 f"payload of {len(message.payload)} bytes; at most {self.max_payload_bytes} "
                 f"(the row keeps the first {self.max_payload_bytes})",
                 message.payload[: self.max_payload_bytes],
+                points=1,
             )
             out.message_results["rejected"] += 1
             out.rejected_points += 1
@@ -151,10 +155,10 @@ class Batch:
             out.statuses.append((self._vehicle(topic), online, _utc(message.received_at)))
             out.message_results["accepted"] += 1
         except DecodeError as exc:
-            self._reject(message, exc.reason, exc.detail, message.payload)
+            telemetry = exc.reason is Reason.BAD_TOPIC or message.topic.endswith("/telemetry")
+            self._reject(message, exc.reason, exc.detail, message.payload, int(telemetry))
             out.message_results["rejected"] += 1
-            if exc.reason is Reason.BAD_TOPIC or message.topic.endswith("/telemetry"):
-                out.rejected_points += 1
+            out.rejected_points += int(telemetry)
 
     def _add_events(self, message: Message, vehicle: int) -> None:
         events, bad = decode_events(message.payload)
@@ -220,7 +224,7 @@ class Batch:
             errors = len(part.payload.errors)
             for error in part.payload.errors:
                 self._reject(
-                    part.message, error.reason, error.detail, _element_bytes(error.element)
+                    part.message, error.reason, error.detail, _element_bytes(error.element), 1
                 )
             total = int(counts[m]) + errors
             out.rejected_points += int(bad_per_message[m]) + errors
@@ -259,6 +263,7 @@ class Batch:
                 REASONS[reasons[k] - 1],
                 describe(int(reasons[k]), int(fields[k]), value, index),
                 body,
+                points=1,
             )
 
 

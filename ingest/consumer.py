@@ -302,6 +302,7 @@ class Ingester:
                     Reason.DB_REJECTED,
                     detail,
                     dt.datetime.fromtimestamp(message.received_at, dt.UTC),
+                    points=int(message.topic.endswith("/telemetry")),
                 )
                 results.append(writer.write(WriteSet(dead_letters=[dead])))
         return WriteResult(
@@ -309,22 +310,29 @@ class Ingester:
             duplicates=sum(r.duplicates for r in results),
             events_stored=sum(r.events_stored for r in results),
             events_duplicate=sum(r.events_duplicate for r in results),
-            dead_letters=sum(r.dead_letters for r in results),
             commit_seconds=sum(r.commit_seconds for r in results),
             committed_at=time.time(),
+            dead_letters=[d for r in results for d in r.dead_letters],
+            repeated_dead_letters=[d for r in results for d in r.repeated_dead_letters],
+            slow_path=True,
         )
 
     def _account(self, ws: WriteSet, result: WriteResult, batch: Batch) -> None:
         m = self.metrics
         for name, count in ws.message_results.items():
             m.messages.labels(name).inc(count)
+        # A dead letter already stored (redelivered after a crash between commit and ack, or
+        # the same bad bytes sent again) is a duplicate, not a new dead letter.
+        repeated_points = sum(d.points for d in result.repeated_dead_letters)
         m.points.labels("stored").inc(result.stored)
-        m.points.labels("duplicate").inc(result.duplicates)
-        m.points.labels("dead_letter").inc(ws.rejected_points)
+        m.points.labels("duplicate").inc(result.duplicates + repeated_points)
+        m.points.labels("dead_letter").inc(sum(d.points for d in result.dead_letters))
         m.events.labels("stored").inc(result.events_stored)
         m.events.labels("duplicate").inc(result.events_duplicate)
-        for d in ws.dead_letters:
+        for d in result.dead_letters:
             m.dead_letters.labels(str(d.reason)).inc()
+        for d in result.repeated_dead_letters:
+            m.dead_letters_repeated.labels(str(d.reason)).inc()
         m.commit_seconds.observe(result.commit_seconds)
         if len(ws.points):
             m.lag.observe_many(result.committed_at - ws.points["ts_ms"] / 1000.0)
@@ -333,7 +341,9 @@ class Ingester:
             messages=len(batch.messages),
             stored=result.stored,
             duplicates=result.duplicates,
-            dead_letters=result.dead_letters,
+            dead_letters=len(result.dead_letters),
+            repeated_dead_letters=len(result.repeated_dead_letters),
+            slow_path=result.slow_path,
             events=result.events_stored,
             commit_ms=round(result.commit_seconds * 1000, 2),
         )

@@ -71,6 +71,13 @@ class IngestMetrics:
             ["reason"],
             registry=r,
         )
+        self.dead_letters_repeated = Counter(
+            "pogo_ingest_dead_letters_repeated",
+            "Dead letters already stored (a redelivery or a resend), counted into the row's "
+            "occurrences instead of a new row, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.commit_seconds = Histogram(
             "pogo_ingest_batch_commit_seconds",
             "Time to write and commit one batch",
@@ -101,3 +108,4 @@ class IngestMetrics:
             self.events.labels(result)
         for reason in Reason:
             self.dead_letters.labels(str(reason))
+            self.dead_letters_repeated.labels(str(reason))

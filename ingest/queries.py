@@ -6,18 +6,24 @@ from typing import Final
 
 from psycopg import sql
 
+from ingest._pgcopy import COLUMNS
+
 __all__ = [
-    "COPY_DEAD_LETTERS",
     "COPY_STAGING",
+    "COPY_TELEMETRY",
     "CREATE_STAGING",
     "INSERT_EVENT",
     "INSERT_TELEMETRY",
     "INSERT_VEHICLES",
     "SELECT_VEHICLES",
+    "UPSERT_DEAD_LETTER",
     "UPSERT_STATUS",
 ]
 
-# A temporary table per connection, emptied at every commit: the batch's COPY target.
+_COLUMNS: Final = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+
+# A temporary table per connection, emptied at every commit: the COPY target of a batch that
+# holds points already stored (the slow path).
 CREATE_STAGING: Final = sql.SQL(
     """
     CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
@@ -29,23 +35,21 @@ CREATE_STAGING: Final = sql.SQL(
     """
 )
 
-COPY_STAGING: Final = sql.SQL("COPY ingest_staging FROM STDIN (FORMAT BINARY)")
+# The fast path: a batch's points straight into telemetry (a duplicate raises UniqueViolation
+# and the batch is written again through the staging table).
+COPY_TELEMETRY: Final = sql.SQL("COPY telemetry ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMNS)
 
-# Absent optional values travel as NaN (seq as INT64_MIN) so that COPY rows stay fixed-width;
-# validation turned every NaN a device sent into a dead letter, so NaN here means absent.
+COPY_STAGING: Final = sql.SQL("COPY ingest_staging ({}) FROM STDIN (FORMAT BINARY)").format(
+    _COLUMNS
+)
+
 INSERT_TELEMETRY: Final = sql.SQL(
     """
-    INSERT INTO telemetry (vehicle_key, ts, lat, lon, speed_kmh, heading_deg, hdop, soc_pct,
-                           voltage_v, current_a, batt_temp_c, odometer_km, seq, received_at)
-    SELECT vehicle_key, ts, lat, lon,
-           NULLIF(speed_kmh, 'NaN'), NULLIF(heading_deg, 'NaN'), NULLIF(hdop, 'NaN'),
-           NULLIF(soc_pct, 'NaN'), NULLIF(voltage_v, 'NaN'), NULLIF(current_a, 'NaN'),
-           NULLIF(batt_temp_c, 'NaN'), NULLIF(odometer_km, 'NaN'),
-           NULLIF(seq, -9223372036854775808), received_at
-    FROM ingest_staging
+    INSERT INTO telemetry ({columns})
+    SELECT {columns} FROM ingest_staging
     ON CONFLICT (vehicle_key, ts) DO NOTHING
     """
-)
+).format(columns=_COLUMNS)
 
 INSERT_VEHICLES: Final = sql.SQL(
     """
@@ -84,6 +88,18 @@ UPSERT_STATUS: Final = sql.SQL(
     """
 )
 
-COPY_DEAD_LETTERS: Final = sql.SQL(
-    "COPY dead_letters (topic, payload, reason, detail, received_at) FROM STDIN"
+# One row per distinct dead letter (migration 0010's fingerprint): a redelivered or resent
+# one adds its occurrences. The returned total equals the occurrences passed in exactly when
+# the row is new.
+UPSERT_DEAD_LETTER: Final = sql.SQL(
+    """
+    INSERT INTO dead_letters (topic, payload, reason, detail, received_at, last_received_at,
+                              occurrences)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (fingerprint) DO UPDATE
+        SET occurrences = dead_letters.occurrences + EXCLUDED.occurrences,
+            last_received_at = greatest(dead_letters.last_received_at,
+                                        EXCLUDED.last_received_at)
+    RETURNING occurrences
+    """
 )

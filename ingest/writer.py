@@ -1,10 +1,18 @@
-"""The batch writer: one transaction per batch, COPY into staging, INSERT ... ON CONFLICT."""
+"""The batch writer: one transaction per batch.
+
+The points of a batch go straight into ``telemetry`` with one binary COPY (the fast path).
+Points already stored are rare (a QoS 1 redelivery, a device resending): the COPY then fails
+with a unique violation, the transaction is rolled back, and the batch is written again
+through a temporary staging table and ``INSERT ... ON CONFLICT DO NOTHING`` (the slow path).
+Duplicates inside one batch never reach the database: they are removed with numpy first
+(the first arrival of each (vehicle, ts) is kept), so both paths count them exactly.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,28 +22,52 @@ from psycopg_pool import ConnectionPool
 
 from ingest import queries
 from ingest._pgcopy import copy_payload
-from ingest.batch import WriteSet
+from ingest.batch import DeadLetter, WriteSet
 
-__all__ = ["WriteResult", "Writer", "prepare_connection"]
+__all__ = ["WriteResult", "Writer", "prepare_connection", "unique_points"]
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a committed batch did."""
+    """What a committed batch did.
+
+    ``dead_letters`` are the dead letters that made new rows; ``repeated_dead_letters`` those
+    already stored (a redelivery after a crash between commit and acknowledgement, or the
+    same bad bytes sent again), which only added to the row's ``occurrences``.
+    """
 
     stored: int
     duplicates: int
     events_stored: int
     events_duplicate: int
-    dead_letters: int
     commit_seconds: float
     committed_at: float  # epoch seconds
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    repeated_dead_letters: list[DeadLetter] = field(default_factory=list)
+    slow_path: bool = False  # the batch held points already stored
+
+
+class _AlreadyStored(Exception):
+    """The fast path's COPY met a point already in ``telemetry``."""
 
 
 def prepare_connection(conn: psycopg.Connection[Any]) -> None:
     """Pool ``configure`` callback: the connection's staging table."""
     conn.execute(queries.CREATE_STAGING)
     conn.commit()
+
+
+def unique_points(vehicle_key: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
+    """Indices of the points to write, in (vehicle_key, ts) order (the primary key's order):
+    of several points with the same key only the first (in batch order) is kept."""
+    order = np.lexsort((ts_ms, vehicle_key))  # stable: the first arrival comes first
+    if len(order) < 2:
+        return order
+    k, t = vehicle_key[order], ts_ms[order]
+    first = np.empty(len(order), dtype=bool)
+    first[0] = True
+    first[1:] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
+    return order[first]
 
 
 class Writer:
@@ -64,7 +96,15 @@ class Writer:
     def write(self, ws: WriteSet) -> WriteResult:
         """Write and commit ``ws``; raises psycopg errors (nothing is committed then)."""
         started = time.perf_counter()
+        try:
+            return self._write(ws, started, fast=True)
+        except _AlreadyStored:
+            return self._write(ws, started, fast=False)
+
+    def _write(self, ws: WriteSet, started: float, fast: bool) -> WriteResult:
         stored = events_stored = 0
+        new: list[DeadLetter] = []
+        repeated: list[DeadLetter] = []
         with (
             self.pool.connection(timeout=self.connection_timeout_s) as conn,
             conn.transaction(),
@@ -72,18 +112,23 @@ class Writer:
             keys, found = self._resolve(conn, ws.vehicles)
             if len(ws.points):
                 vehicle_key = keys[ws.point_vehicle]
-                order = np.lexsort((ws.points["ts_ms"], vehicle_key))  # index order
+                keep = unique_points(vehicle_key, ws.points["ts_ms"])
+                payload = copy_payload(
+                    ws.points[keep], vehicle_key[keep], ws.point_received_ms[keep]
+                )
                 with conn.cursor() as cur:
-                    with cur.copy(queries.COPY_STAGING) as copy:
-                        copy.write(
-                            copy_payload(
-                                ws.points[order],
-                                vehicle_key[order],
-                                ws.point_received_ms[order],
-                            )
-                        )
-                    cur.execute(queries.INSERT_TELEMETRY)
-                    stored = max(cur.rowcount, 0)
+                    if fast:
+                        try:
+                            with cur.copy(queries.COPY_TELEMETRY) as copy:
+                                copy.write(payload)
+                        except psycopg.errors.UniqueViolation as exc:
+                            raise _AlreadyStored from exc
+                        stored = len(keep)
+                    else:
+                        with cur.copy(queries.COPY_STAGING) as copy:
+                            copy.write(payload)
+                        cur.execute(queries.INSERT_TELEMETRY)
+                        stored = max(cur.rowcount, 0)
             if ws.events:
                 with conn.cursor() as cur:
                     cur.executemany(
@@ -109,16 +154,47 @@ class Writer:
                         [(int(keys[v]), online, at) for v, online, at in ws.statuses],
                     )
             if ws.dead_letters:
-                with conn.cursor() as cur, cur.copy(queries.COPY_DEAD_LETTERS) as copy:
-                    for d in ws.dead_letters:
-                        copy.write_row((d.topic, d.payload, str(d.reason), d.detail, d.received_at))
+                new, repeated = self._dead_letters(conn, ws.dead_letters)
         self._keys.update(found)
         return WriteResult(
             stored=stored,
             duplicates=len(ws.points) - stored,
             events_stored=events_stored,
             events_duplicate=len(ws.events) - events_stored,
-            dead_letters=len(ws.dead_letters),
             commit_seconds=time.perf_counter() - started,
             committed_at=time.time(),
+            dead_letters=new,
+            repeated_dead_letters=repeated,
+            slow_path=not fast,
         )
+
+    @staticmethod
+    def _dead_letters(
+        conn: psycopg.Connection[Any], letters: list[DeadLetter]
+    ) -> tuple[list[DeadLetter], list[DeadLetter]]:
+        """Upsert the batch's dead letters; ``(new, repeated)``, one entry per occurrence."""
+        groups: dict[tuple[str, bytes, str, str], list[DeadLetter]] = {}
+        for d in letters:
+            groups.setdefault((d.topic, d.payload, str(d.reason), d.detail), []).append(d)
+        params = []
+        for (topic, payload, reason, detail), same in groups.items():
+            first = min(d.received_at for d in same)
+            last = max(d.received_at for d in same)
+            params.append((topic, payload, reason, detail, first, last, len(same)))
+        totals: list[int] = []
+        with conn.cursor() as cur:
+            cur.executemany(queries.UPSERT_DEAD_LETTER, params, returning=True)
+            while True:
+                row = cur.fetchone()
+                totals.append(int(row[0]) if row else 0)
+                if not cur.nextset():
+                    break
+        new: list[DeadLetter] = []
+        repeated: list[DeadLetter] = []
+        for same, passed, total in zip(groups.values(), params, totals, strict=True):
+            if total == passed[-1]:  # the row is new: its first occurrence made it
+                new.append(same[0])
+                repeated.extend(same[1:])
+            else:
+                repeated.extend(same)
+        return new, repeated

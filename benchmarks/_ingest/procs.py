@@ -54,6 +54,13 @@ def _python(module: str, *args: str, env: dict[str, str] | None = None) -> subpr
     )
 
 
+def _close(process: subprocess.Popen[str]) -> None:
+    """Close the pipes of a finished helper process."""
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
 def _expect(process: subprocess.Popen[str], word: str) -> str:
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -108,6 +115,7 @@ class Publishers:
             total += int(count)
             last = max(last, float(at))
             p.wait(30)
+            _close(p)
         return total, last
 
 
@@ -199,6 +207,7 @@ def run_counter(env: Any, kind: str, points: int, start_ms: int, publishers: int
     pubs.finish()
     _, count, last = _expect(counter, "done").split()
     counter.wait(30)
+    _close(counter)
     if int(count) != expected:
         raise AssertionError(f"bare subscriber counted {count} of {expected}")
     return expected / (float(last) - t0)
@@ -222,4 +231,5 @@ def run_naive(env: Any, kind: str, points: int, start_ms: int, publishers: int) 
     finally:
         naive.kill()
         naive.wait(10)
+        _close(naive)
     return points / (t1 - t0)

@@ -71,6 +71,28 @@ def test_redelivered_points_are_stored_once_and_counted(
     assert telemetry_count(db_url) == 10
 
 
+def test_a_bad_message_sent_again_is_one_dead_letter_counted_as_duplicate(
+    make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
+) -> None:
+    """A bad point arriving twice (a redelivery, a device resending) leaves one dead-letter
+    row with two occurrences: one dead letter and one duplicate point in the metrics."""
+    config = config_for(make_settings())
+    topic = format_topic("benguerir", "bad2", "telemetry", topic_root)
+    bad = point(now_ms(-10), lat=95.0)
+    with running(config, db_url) as ing, Publisher(mqtt_url) as pub:
+        pub.publish_all([(topic, bad)])
+        wait_for(lambda: ing.value("pogo_ingest_dead_letters_total", reason="lat_range") == 1)
+        pub.publish_all([(topic, bad)])
+        wait_for(
+            lambda: ing.value("pogo_ingest_dead_letters_repeated_total", reason="lat_range") == 1
+        )
+        assert ing.value("pogo_ingest_dead_letters_total", reason="lat_range") == 1
+        assert ing.value("pogo_ingest_points_total", result="dead_letter") == 1
+        assert ing.value("pogo_ingest_points_total", result="duplicate") == 1
+    assert count(db_url, "SELECT count(*) FROM dead_letters") == 1
+    assert count(db_url, "SELECT occurrences FROM dead_letters") == 2
+
+
 def test_events_and_status_are_stored(
     make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
 ) -> None:
