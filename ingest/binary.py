@@ -65,6 +65,8 @@ __all__ = [
     "decode",
     "decode_records",
     "encode",
+    "encode_columns",
+    "header",
     "is_binary",
     "record_payloads",
 ]
@@ -228,19 +230,55 @@ def _scaled(values: np.ndarray, scale: float, dtype: np.dtype[Any], what: str) -
     return wire.astype(dtype)
 
 
+def header(count: int) -> bytes:
+    """The 8-byte header of a message of ``count`` records."""
+    if not 1 <= count <= MAX_RECORDS:
+        raise BinaryEncodeError(f"{count} points; a binary message holds 1 to {MAX_RECORDS}")
+    head = np.zeros(1, dtype=HEADER_DTYPE)
+    head["magic"] = MAGIC
+    head["version"] = VERSION
+    head["record_size"] = RECORD_SIZE
+    head["count"] = count
+    return head.tobytes()
+
+
+def encode_columns(
+    ts_ms: np.ndarray, lat: np.ndarray, lon: np.ndarray, optional: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Records (:data:`RECORD_DTYPE`) for points given as columns, vectorised.
+
+    ``ts_ms`` epoch milliseconds, ``lat``/``lon`` degrees, ``optional`` maps JSON field names
+    (``speed_kmh``, ..., ``seq``) to float columns where NaN means absent. Slice the result and
+    prefix :func:`header` to make messages of up to :data:`MAX_RECORDS` records.
+    """
+    n = np.asarray(ts_ms).size
+    records = np.zeros(n, dtype=RECORD_DTYPE)
+    records["ts"] = np.asarray(ts_ms, dtype=np.int64)
+    records["lat"] = _scaled(np.asarray(lat, np.float64), _COORD_SCALE, RECORD_DTYPE["lat"], "lat")
+    records["lon"] = _scaled(np.asarray(lon, np.float64), _COORD_SCALE, RECORD_DTYPE["lon"], "lon")
+    present = np.zeros(n, dtype=np.uint16)
+    for name, wire, scale, bit in _OPTIONAL:
+        if name not in optional:
+            continue
+        values = np.asarray(optional[name], dtype=np.float64)
+        has = ~np.isnan(values)  # NaN is absent; an infinity is an error in _scaled
+        records[wire] = _scaled(np.where(has, values, 0.0), scale, RECORD_DTYPE[wire], name)
+        present |= has.astype(np.uint16) << np.uint16(bit)
+    records["present"] = present
+    return records
+
+
 def encode(points: Sequence[Mapping[str, Any]]) -> bytes:
     """Encode points (dicts with the JSON field names; ``ts`` as epoch ms or aware datetime).
 
     Optional fields that are missing or None are marked absent. Raises
     :class:`ingest.errors.BinaryEncodeError` for more than :data:`MAX_RECORDS` points, none, a
-    missing ``ts``/``lat``/``lon``, or a value the encoding cannot represent.
+    missing ``ts``/``lat``/``lon``, or a value the encoding cannot represent (NaN included).
     """
     n = len(points)
-    if not 1 <= n <= MAX_RECORDS:
-        raise BinaryEncodeError(f"{n} points; a binary message holds 1 to {MAX_RECORDS}")
-    records = np.zeros(n, dtype=RECORD_DTYPE)
+    head = header(n)
     try:
-        records["ts"] = [_ts_ms(p["ts"], i) for i, p in enumerate(points)]
+        ts_ms = np.array([_ts_ms(p["ts"], i) for i, p in enumerate(points)], dtype=np.int64)
         lat = np.array([p["lat"] for p in points], dtype=np.float64)
         lon = np.array([p["lon"] for p in points], dtype=np.float64)
     except KeyError as exc:
@@ -249,24 +287,18 @@ def encode(points: Sequence[Mapping[str, Any]]) -> bytes:
         ) from exc
     except (TypeError, ValueError) as exc:
         raise BinaryEncodeError(f"lat and lon must be numbers ({exc})") from exc
-    records["lat"] = _scaled(lat, _COORD_SCALE, RECORD_DTYPE["lat"], "lat")
-    records["lon"] = _scaled(lon, _COORD_SCALE, RECORD_DTYPE["lon"], "lon")
-    present = np.zeros(n, dtype=np.uint16)
-    for name, wire, scale, bit in _OPTIONAL:
+    optional: dict[str, np.ndarray] = {}
+    for name, _wire, _scale, _bit in _OPTIONAL:
         raw = [p.get(name) for p in points]
-        has = np.array([v is not None for v in raw], dtype=bool)
-        if not has.any():
+        if all(v is None for v in raw):
             continue
         try:
-            values = np.array([v if v is not None else 0 for v in raw], dtype=np.float64)
+            values = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise BinaryEncodeError(f"{name} must be a number ({exc})") from exc
-        records[wire] = _scaled(values, scale, RECORD_DTYPE[wire], name)
-        present |= has.astype(np.uint16) << np.uint16(bit)
-    records["present"] = present
-    header = np.zeros(1, dtype=HEADER_DTYPE)
-    header["magic"] = MAGIC
-    header["version"] = VERSION
-    header["record_size"] = RECORD_SIZE
-    header["count"] = n
-    return header.tobytes() + records.tobytes()
+        given_nan = np.isnan(values) & np.array([v is not None for v in raw])
+        if given_nan.any():
+            bad = int(np.flatnonzero(given_nan)[0])
+            raise BinaryEncodeError(f"point {bad}: {name} is nan; expected a finite number")
+        optional[name] = values
+    return head + encode_columns(ts_ms, lat, lon, optional).tobytes()

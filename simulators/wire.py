@@ -2,10 +2,10 @@
 
 Telemetry goes out as one JSON object per point (``json``), as JSON arrays of a vehicle's
 points (``batch``), or in the ingester's binary encoding (``binary``, :mod:`ingest.binary`,
-built here straight from the arrays with its record layout). Batches hold the points a vehicle
-sends within ``batch_s`` seconds of each other (a buffered episode's upload is one batch), at
-most 1,000 each. Optional values that are absent (NaN) are left out of JSON and marked absent in
-binary.
+encoded straight from the arrays with :func:`ingest.binary.encode_columns`). Batches hold
+the points a vehicle sends within ``batch_s`` seconds of each other (a buffered episode's
+upload is one batch), at most 1,000 each. Optional values that are absent (NaN) are left out of
+JSON and marked absent in binary.
 """
 
 from __future__ import annotations
@@ -37,18 +37,6 @@ __all__ = [
 Mode = Literal["json", "batch", "binary"]
 MESSAGE_TELEMETRY, MESSAGE_EVENTS, MESSAGE_MALFORMED, MESSAGE_STATUS = 0, 1, 2, 3
 _MAX_BATCH = 1000
-# (point field, binary record field, wire integer = round(value * scale), present bit):
-# the table of ingest/binary.py's docstring.
-_BINARY_OPTIONAL = (
-    ("speed_kmh", "speed", 100.0, 0),
-    ("heading_deg", "heading", 100.0, 1),
-    ("hdop", "hdop", 100.0, 2),
-    ("soc_pct", "soc", 100.0, 3),
-    ("voltage_v", "voltage", 100.0, 4),
-    ("current_a", "current", 10.0, 5),
-    ("batt_temp_c", "batt_temp", 100.0, 6),
-    ("odometer_km", "odometer", 100.0, 7),
-)
 _JSON_OPTIONAL = (
     "speed_kmh",
     "heading_deg",
@@ -136,36 +124,15 @@ def json_points(points: np.ndarray) -> list[dict[str, object]]:
 
 def binary_payload(points: np.ndarray) -> bytes:
     """The points (at most 1,000) as one message in the ingester's binary encoding v1."""
-    return _binary_header(points.size) + _binary_records(points).tobytes()
-
-
-def _binary_header(count: int) -> bytes:
-    header = np.zeros(1, dtype=binary.HEADER_DTYPE)
-    header["magic"] = binary.MAGIC
-    header["version"] = binary.VERSION
-    header["record_size"] = binary.RECORD_SIZE
-    header["count"] = count
-    return header.tobytes()
+    return binary.header(points.size) + _binary_records(points).tobytes()
 
 
 def _binary_records(points: np.ndarray) -> np.ndarray:
-    n = points.size
-    records = np.zeros(n, dtype=binary.RECORD_DTYPE)
-    records["ts"] = points["ts"].astype(np.int64)
-    records["lat"] = np.rint(points["lat"] * 1e7).astype(np.int32)
-    records["lon"] = np.rint(points["lon"] * 1e7).astype(np.int32)
-    present = np.zeros(n, dtype=np.uint16)
-    for name, wire_name, scale, bit in _BINARY_OPTIONAL:
-        values = points[name].astype(np.float64)
-        has = np.isfinite(values)
-        records[wire_name] = np.where(has, np.rint(np.where(has, values, 0.0) * scale), 0).astype(
-            binary.RECORD_DTYPE[wire_name]
-        )
-        present |= has.astype(np.uint16) << np.uint16(bit)
-    records["seq"] = points["seq"].astype(np.uint32)
-    present |= np.uint16(1 << 8)
-    records["present"] = present
-    return records
+    optional = {name: points[name] for name in _JSON_OPTIONAL}
+    optional["seq"] = points["seq"].astype(np.float64)
+    return binary.encode_columns(
+        points["ts"].astype(np.int64), points["lat"], points["lon"], optional
+    )
 
 
 def telemetry_messages(points: np.ndarray, mode: Mode, batch_s: float = 30.0) -> Messages:
@@ -200,7 +167,7 @@ def telemetry_messages(points: np.ndarray, mode: Mode, batch_s: float = 30.0) ->
     else:
         raw = _binary_records(ordered).tobytes()
         size = binary.RECORD_SIZE
-        payloads = [_binary_header(hi - lo) + raw[lo * size : hi * size] for lo, hi in pairs]
+        payloads = [binary.header(hi - lo) + raw[lo * size : hi * size] for lo, hi in pairs]
     send = np.maximum.reduceat(sent[order], bounds[:-1]) if order.size else sent[:0]
     result = Messages(
         send_ms=send.astype(np.int64),
