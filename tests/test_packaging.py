@@ -1,0 +1,34 @@
+"""The installable package carries every file the code reads at run time (the Docker image and
+any non-editable install have nothing else)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("pogo", "ingest", "fleet", "emissions", "simulators", "city")
+
+
+@pytest.mark.slow
+def test_wheel_holds_every_data_file(tmp_path: Path) -> None:
+    """Every file tracked under a package folder (SQL, GeoJSON, templates, CSS, ...) is in the
+    wheel, so migrations, zones and the report work when installed from it."""
+    tracked = subprocess.run(
+        ["git", "ls-files", *PACKAGES], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [path for path in tracked if path not in names]
+    assert not missing
