@@ -38,6 +38,7 @@ class IngestConfig:
     max_future_s: float = 300.0
     max_age_days: float = 3.0
     pool_size: int = 2
+    committers: int = 2
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes it from outside
     metrics_port: int | None = 9108
     retry_min_s: float = 0.1
@@ -51,6 +52,10 @@ class IngestConfig:
             raise ValueError(
                 f"queue_messages is {self.queue_messages}; expected at least receive_maximum "
                 f"({self.receive_maximum})"
+            )
+        if not 1 <= self.committers <= self.pool_size:
+            raise ValueError(
+                f"committers is {self.committers}; expected 1 to pool_size ({self.pool_size})"
             )
         if self.batch_points < 1 or self.flush_interval_s <= 0:
             raise ValueError("batch_points must be >= 1 and flush_interval_s > 0")

@@ -1,9 +1,10 @@
 """The consumer: paho-mqtt 2 in, a bounded queue, one worker that writes then acknowledges.
 
 The network thread (``loop_start``) only parks ``Message`` s in a bounded queue; the worker
-(the thread that calls :meth:`Ingester.run`) takes them, builds a batch, writes it in one
-transaction and only then sends the PUBACKs. A batch is flushed when it holds
-``batch_points`` points, half the Receive Maximum in messages, or is ``flush_interval_s`` old.
+(the thread that calls :meth:`Ingester.run`) takes them and builds a batch (decoded and
+validated); a committer thread writes it in one transaction and only then sends the PUBACKs,
+while the worker builds the next batch. A batch is flushed when it holds ``batch_points``
+points, half the Receive Maximum in messages, or is ``flush_interval_s`` old.
 Nothing is acknowledged before commit, so the broker never has more than Receive Maximum
 messages in flight to us: a slow database stops the reading (backpressure), and a crash or a
 kill loses nothing (the broker redelivers, the primary key makes redelivery a counted
@@ -18,6 +19,8 @@ import random
 import ssl
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -206,10 +209,20 @@ class Ingester:
         return Batch(self.config.topic_root, self._rules, self.config.max_payload_bytes)
 
     def _work(self, writer: Writer, stop: threading.Event) -> bool:
+        """Take messages into batches; each batch is decoded and validated here while the
+        previous one is written, committed and acknowledged by the committer thread."""
+        committers = self.config.committers
+        with ThreadPoolExecutor(committers, thread_name_prefix="ingest-commit") as committer:
+            return self._batches(writer, stop, committer)
+
+    def _batches(
+        self, writer: Writer, stop: threading.Event, committer: ThreadPoolExecutor
+    ) -> bool:
         c = self.config
         max_messages = max(1, c.receive_maximum // 2)
         batch = self._new_batch()
         deadline = 0.0
+        pending: deque[tuple[Future[bool], int]] = deque()  # batches being committed, points
         while True:
             stopping = stop.is_set()
             timeout = 0.05 if not batch.messages else max(0.0, deadline - time.monotonic())
@@ -227,22 +240,34 @@ class Ingester:
                     message = self._queue.get_nowait()
                 except queue.Empty:
                     message = None
-            self.metrics.buffered.set(batch.points)
+            committing = sum(points for future, points in pending if not future.done())
+            self.metrics.buffered.set(batch.points + committing)
             self.metrics.queued.set(self._queue.qsize())
             full = batch.points >= c.batch_points or len(batch) >= max_messages
             if batch.messages and (full or stopping or time.monotonic() >= deadline):
                 if stopping and not self._queue.empty() and not full:
                     continue  # take everything already received into the final flush
-                if not self._flush(writer, batch, stop):
-                    return False
+                built_at = time.perf_counter()
+                write_set = batch.build()  # while the previous batch commits
+                build_s = time.perf_counter() - built_at
+                while len(pending) >= c.committers or (pending and pending[0][0].done()):
+                    if not pending.popleft()[0].result():
+                        return False
+                future = committer.submit(self._commit, writer, batch, write_set, build_s, stop)
+                pending.append((future, batch.points))
                 batch = self._new_batch()
-                self.metrics.buffered.set(0)
             elif stopping and not batch.messages and self._queue.empty():
-                return True
+                return all([future.result() for future, _ in pending])
 
-    def _flush(self, writer: Writer, batch: Batch, stop: threading.Event) -> bool:
+    def _commit(
+        self,
+        writer: Writer,
+        batch: Batch,
+        write_set: WriteSet,
+        build_s: float,
+        stop: threading.Event,
+    ) -> bool:
         """Write the batch (retrying through outages), then acknowledge its messages."""
-        write_set = batch.build()
         result = self._write(writer, write_set, batch.messages, stop)
         if result is None:
             log.error(
@@ -253,7 +278,7 @@ class Ingester:
         for message in batch.messages:
             if message.generation == self._generation:
                 self._client.ack(message.mid, message.qos)
-        self._account(write_set, result, batch)
+        self._account(write_set, result, batch, build_s)
         return True
 
     def _write(
@@ -317,7 +342,7 @@ class Ingester:
             slow_path=True,
         )
 
-    def _account(self, ws: WriteSet, result: WriteResult, batch: Batch) -> None:
+    def _account(self, ws: WriteSet, result: WriteResult, batch: Batch, build_s: float) -> None:
         m = self.metrics
         for name, count in ws.message_results.items():
             m.messages.labels(name).inc(count)
@@ -345,5 +370,8 @@ class Ingester:
             repeated_dead_letters=len(result.repeated_dead_letters),
             slow_path=result.slow_path,
             events=result.events_stored,
+            build_ms=round(build_s * 1000, 2),
             commit_ms=round(result.commit_seconds * 1000, 2),
+            age_ms=round((result.committed_at - batch.messages[0].received_at) * 1000, 1),
+            queued=self._queue.qsize(),
         )

@@ -14,10 +14,10 @@ __all__ = [
     "CREATE_STAGING",
     "INSERT_EVENT",
     "INSERT_TELEMETRY",
-    "INSERT_VEHICLES",
     "SELECT_VEHICLES",
     "UPSERT_DEAD_LETTER",
     "UPSERT_STATUS",
+    "UPSERT_VEHICLES",
 ]
 
 _COLUMNS: Final = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
@@ -51,11 +51,22 @@ INSERT_TELEMETRY: Final = sql.SQL(
     """
 ).format(columns=_COLUMNS)
 
-INSERT_VEHICLES: Final = sql.SQL(
+# One statement (one round trip, its own transaction): the vehicles it created, and those
+# that were there when it started. One created meanwhile by another ingester is in neither
+# (its row appeared after the statement's snapshot): SELECT_VEHICLES finds it.
+UPSERT_VEHICLES: Final = sql.SQL(
     """
-    INSERT INTO vehicles (fleet, vehicle)
-    SELECT * FROM unnest(%s::text[], %s::text[])
-    ON CONFLICT (fleet, vehicle) DO NOTHING
+    WITH wanted (fleet, vehicle) AS (SELECT * FROM unnest(%(fleets)s::text[], %(ids)s::text[])),
+    created AS (
+        INSERT INTO vehicles (fleet, vehicle)
+        SELECT fleet, vehicle FROM wanted
+        ON CONFLICT (fleet, vehicle) DO NOTHING
+        RETURNING fleet, vehicle, vehicle_key
+    )
+    SELECT fleet, vehicle, vehicle_key FROM created
+    UNION ALL
+    SELECT v.fleet, v.vehicle, v.vehicle_key
+    FROM vehicles AS v JOIN wanted AS w ON v.fleet = w.fleet AND v.vehicle = w.vehicle
     """
 )
 

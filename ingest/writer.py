@@ -52,9 +52,10 @@ class _AlreadyStored(Exception):
 
 
 def prepare_connection(conn: psycopg.Connection[Any]) -> None:
-    """Pool ``configure`` callback: the connection's staging table."""
+    """Pool ``configure`` callback: autocommit (a batch is one explicit transaction, a
+    vehicle lookup a statement of its own) and the connection's staging table."""
+    conn.autocommit = True
     conn.execute(queries.CREATE_STAGING)
-    conn.commit()
 
 
 def unique_points(vehicle_key: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
@@ -80,18 +81,19 @@ class Writer:
 
     def _resolve(
         self, conn: psycopg.Connection[Any], vehicles: list[tuple[str, str]]
-    ) -> tuple[np.ndarray, dict[tuple[str, str], int]]:
-        found: dict[tuple[str, str], int] = {}
+    ) -> np.ndarray:
+        """The ``vehicle_key`` of each vehicle. Unknown vehicles are created first, in one
+        statement of their own (the connection is in autocommit): creating one is idempotent,
+        and holding the new rows' locks through the batch would make other ingesters writing
+        the same vehicles wait for its commit."""
         missing = sorted({v for v in vehicles if v not in self._keys})  # sorted: no deadlocks
         if missing:
-            fleets, ids = [m[0] for m in missing], [m[1] for m in missing]
-            conn.execute(queries.INSERT_VEHICLES, (fleets, ids))
-            for fleet, vehicle, key in conn.execute(queries.SELECT_VEHICLES, (fleets, ids)):
-                found[(str(fleet), str(vehicle))] = int(key)
-        keys = np.array(
-            [self._keys[v] if v in self._keys else found[v] for v in vehicles], dtype=np.int32
-        )
-        return keys, found
+            params = {"fleets": [m[0] for m in missing], "ids": [m[1] for m in missing]}
+            rows = conn.execute(queries.UPSERT_VEHICLES, params).fetchall()
+            if len({(f, v) for f, v, _ in rows}) < len(missing):
+                rows += conn.execute(queries.SELECT_VEHICLES, (params["fleets"], params["ids"]))
+            self._keys.update({(str(f), str(v)): int(k) for f, v, k in rows})
+        return np.array([self._keys[v] for v in vehicles], dtype=np.int32)
 
     def write(self, ws: WriteSet) -> WriteResult:
         """Write and commit ``ws``; raises psycopg errors (nothing is committed then)."""
@@ -102,60 +104,18 @@ class Writer:
             return self._write(ws, started, fast=False)
 
     def _write(self, ws: WriteSet, started: float, fast: bool) -> WriteResult:
-        stored = events_stored = 0
-        new: list[DeadLetter] = []
-        repeated: list[DeadLetter] = []
-        with (
-            self.pool.connection(timeout=self.connection_timeout_s) as conn,
-            conn.transaction(),
-        ):
-            keys, found = self._resolve(conn, ws.vehicles)
-            if len(ws.points):
-                vehicle_key = keys[ws.point_vehicle]
-                keep = unique_points(vehicle_key, ws.points["ts_ms"])
-                payload = copy_payload(
-                    ws.points[keep], vehicle_key[keep], ws.point_received_ms[keep]
-                )
-                with conn.cursor() as cur:
-                    if fast:
-                        try:
-                            with cur.copy(queries.COPY_TELEMETRY) as copy:
-                                copy.write(payload)
-                        except psycopg.errors.UniqueViolation as exc:
-                            raise _AlreadyStored from exc
-                        stored = len(keep)
-                    else:
-                        with cur.copy(queries.COPY_STAGING) as copy:
-                            copy.write(payload)
-                        cur.execute(queries.INSERT_TELEMETRY)
-                        stored = max(cur.rowcount, 0)
-            if ws.events:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        queries.INSERT_EVENT,
-                        [
-                            (
-                                int(keys[v]),
-                                dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC),
-                                e.type,
-                                e.ride_id,
-                                e.rider,
-                                Jsonb(e.attributes),
-                                received,
-                            )
-                            for v, e, received in ws.events
-                        ],
-                    )
-                    events_stored = max(cur.rowcount, 0)
-            if ws.statuses:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        queries.UPSERT_STATUS,
-                        [(int(keys[v]), online, at) for v, online, at in ws.statuses],
-                    )
-            if ws.dead_letters:
+        with self.pool.connection(timeout=self.connection_timeout_s) as conn:
+            keys = self._resolve(conn, ws.vehicles)
+            with conn.transaction():
+                stored = self._points(conn, ws, keys, fast)
+                events_stored = self._events(conn, ws, keys)
+                if ws.statuses:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            queries.UPSERT_STATUS,
+                            [(int(keys[v]), online, at) for v, online, at in ws.statuses],
+                        )
                 new, repeated = self._dead_letters(conn, ws.dead_letters)
-        self._keys.update(found)
         return WriteResult(
             stored=stored,
             duplicates=len(ws.points) - stored,
@@ -169,10 +129,55 @@ class Writer:
         )
 
     @staticmethod
+    def _points(conn: psycopg.Connection[Any], ws: WriteSet, keys: np.ndarray, fast: bool) -> int:
+        """COPY the batch's points (fast: into telemetry; else through staging); stored."""
+        if not len(ws.points):
+            return 0
+        vehicle_key = keys[ws.point_vehicle]
+        keep = unique_points(vehicle_key, ws.points["ts_ms"])
+        payload = copy_payload(ws.points[keep], vehicle_key[keep], ws.point_received_ms[keep])
+        with conn.cursor() as cur:
+            if fast:
+                try:
+                    with cur.copy(queries.COPY_TELEMETRY) as copy:
+                        copy.write(payload)
+                except psycopg.errors.UniqueViolation as exc:
+                    raise _AlreadyStored from exc
+                return len(keep)
+            with cur.copy(queries.COPY_STAGING) as copy:
+                copy.write(payload)
+            cur.execute(queries.INSERT_TELEMETRY)
+            return max(cur.rowcount, 0)
+
+    @staticmethod
+    def _events(conn: psycopg.Connection[Any], ws: WriteSet, keys: np.ndarray) -> int:
+        if not ws.events:
+            return 0
+        with conn.cursor() as cur:
+            cur.executemany(
+                queries.INSERT_EVENT,
+                [
+                    (
+                        int(keys[v]),
+                        dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC),
+                        e.type,
+                        e.ride_id,
+                        e.rider,
+                        Jsonb(e.attributes),
+                        received,
+                    )
+                    for v, e, received in ws.events
+                ],
+            )
+            return max(cur.rowcount, 0)
+
+    @staticmethod
     def _dead_letters(
         conn: psycopg.Connection[Any], letters: list[DeadLetter]
     ) -> tuple[list[DeadLetter], list[DeadLetter]]:
         """Upsert the batch's dead letters; ``(new, repeated)``, one entry per occurrence."""
+        if not letters:
+            return [], []
         groups: dict[tuple[str, bytes, str, str], list[DeadLetter]] = {}
         for d in letters:
             groups.setdefault((d.topic, d.payload, str(d.reason), d.detail), []).append(d)
