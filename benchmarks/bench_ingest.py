@@ -40,7 +40,7 @@ ADMIN = os.environ.get("POGO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.
 INGESTERS = int(os.environ.get("BENCH_INGESTERS", "2"))
 PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "2"))
 SINGLE_MESSAGES = 20_000
-BATCH_POINTS = 100_000
+BATCH_POINTS = 300_000  # a few seconds of sustained ingest, not just its start-up
 NAIVE_POINTS = 10_000  # the naive ingester is slow: the first 200 batches of the same rows
 RESULTS: dict[str, float] = {}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -133,6 +135,28 @@ def _wait_stored(dsn: str, expected: int, timeout: float = 180) -> float:
     raise AssertionError(f"only {stored(dsn)} of {expected} points arrived in {timeout}s")
 
 
+def _wait_committed(logs: list[Path], expected: int, timeout: float = 180) -> float:
+    """The time of the commit that completed ``expected`` stored points, from the ingesters'
+    JSON logs ("batch committed" is logged right after each commit and its acks). Reading
+    the logs costs the machine nothing, where polling ``count(*)`` over a growing table
+    every 50 ms took a third of a core from the system being measured; the database count
+    is checked exactly afterwards."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        stored, last = 0, 0.0
+        for path in logs:
+            for line in path.read_text().splitlines():
+                if '"batch committed"' in line:
+                    record = json.loads(line)
+                    stored += int(record["stored"])
+                    when = dt.datetime.fromisoformat(record["timestamp"]).timestamp()
+                    last = max(last, when)
+        if stored >= expected:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"the ingesters committed {stored} of {expected} points in {timeout}s")
+
+
 def _check_exact(dsn: str, expected: int) -> None:
     time.sleep(1.0)  # late duplicates or stragglers would show now
     n, d = stored(dsn), distinct(dsn)
@@ -180,7 +204,7 @@ def run_ingest(
             time.sleep(0.05)
         pubs = Publishers(env, root, kind, points, start_ms, publishers)
         t0 = pubs.go()
-        t1 = _wait_stored(dsn, points)
+        t1 = _wait_committed(logs, points)
         published, last_puback = pubs.finish()
         assert published == _messages(kind, points)
         _check_exact(dsn, points)

@@ -1,16 +1,119 @@
 """A publisher process: builds its share of the messages, waits for "go" on stdin, publishes
-them at QoS 1 as fast as the broker acknowledges, prints ``done <count> <epoch seconds>``."""
+them at QoS 1 as fast as the broker acknowledges, prints ``done <count> <epoch seconds>``.
+
+It is a lean MQTT 3.1.1 client on a plain socket: every PUBLISH packet is encoded before
+"go", then written in large chunks with at most ``--window`` messages unacknowledged, and
+every PUBACK is read and matched. A paho publisher spends about 0.2 ms of Python per
+50-point message (0.4 CPU-seconds of this 2-core machine per run, taken from the broker and
+the ingester being measured); this one spends almost nothing, so the rates measure the
+receiving side. It is still QoS 1 end to end: ``done`` is printed only once the broker
+acknowledged every message.
+"""
 
 from __future__ import annotations
 
 import argparse
+import select
+import socket
+import struct
 import sys
 import time
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from .workload import messages
+
+
+def _length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack(">H", len(raw)) + raw
+
+
+def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
+    """CONNECT, MQTT 3.1.1, clean session."""
+    body = _string("MQTT") + bytes([4, 0x02]) + struct.pack(">H", keepalive) + _string(client_id)
+    return b"\x10" + _length(len(body)) + body
+
+
+def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
+    """PUBLISH at QoS 1."""
+    body = _string(topic) + struct.pack(">H", packet_id) + payload
+    return b"\x32" + _length(len(body)) + body
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise SystemExit("the broker closed the connection")
+        data += chunk
+    return data
+
+
+def publish_all(host: str, port: int, client_id: str, items: list[tuple[str, bytes]],
+                window: int, wait_go: bool = True) -> tuple[int, float]:  # fmt: skip
+    """Publish ``items``; returns (messages acknowledged, epoch seconds of the last PUBACK)."""
+    # Packet ids cycle through 1..65535; with at most ``window`` in flight none is reused
+    # while still unacknowledged.
+    packets = [publish_packet(t, p, i % 65535 + 1) for i, (t, p) in enumerate(items)]
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(connect_packet(client_id))
+    connack = _recv_exact(sock, 4)
+    if connack[0] != 0x20 or connack[3] != 0:
+        raise SystemExit(f"connection refused: {connack!r}")
+    if wait_go:
+        print("ready", flush=True)
+        sys.stdin.readline()
+    sock.setblocking(False)
+    sent = acked = 0
+    out = memoryview(b"")
+    pending = b""
+    outstanding: set[int] = set()
+    last = time.time()
+    while acked < len(packets):
+        if not out and sent < len(packets) and sent - acked < window:
+            n = min(len(packets) - sent, window - (sent - acked), 64)
+            for k in range(sent, sent + n):
+                outstanding.add(k % 65535 + 1)
+            out = memoryview(b"".join(packets[sent : sent + n]))
+            sent += n
+        readable, writable, _ = select.select([sock], [sock] if out else [], [], 10)
+        if not readable and not writable:
+            raise SystemExit(f"no progress for 10 s: {acked} of {len(packets)} acknowledged")
+        if writable and out:
+            try:
+                written = sock.send(out)
+            except BlockingIOError:
+                written = 0
+            out = out[written:]
+        if readable:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise SystemExit("the broker closed the connection")
+            pending += chunk
+            while len(pending) >= 4:
+                if pending[0] != 0x40 or pending[1] != 2:
+                    raise SystemExit(f"unexpected packet from the broker: {pending[:8]!r}")
+                packet_id = struct.unpack(">H", pending[2:4])[0]
+                if packet_id not in outstanding:
+                    raise SystemExit(f"PUBACK for a packet id not in flight: {packet_id}")
+                outstanding.discard(packet_id)
+                pending = pending[4:]
+                acked += 1
+            last = time.time()
+    sock.setblocking(True)
+    sock.sendall(b"\xe0\x00")  # DISCONNECT
+    sock.close()
+    return acked, last
 
 
 def main() -> None:
@@ -19,27 +122,12 @@ def main() -> None:
         parser.add_argument(f"--{name}", required=True)
     for name in ("port", "points", "start-ms", "part", "parts"):
         parser.add_argument(f"--{name}", type=int, required=True)
+    parser.add_argument("--window", type=int, default=1000)
     args = parser.parse_args()
     items = messages(args.root, args.kind, args.points, args.start_ms, args.part, args.parts)
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-pub-{args.root.replace('/', '-')}-{args.part}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(args.host, args.port)
-    client.loop_start()
-    print("ready", flush=True)
-    sys.stdin.readline()
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in items]
-    for info in infos:
-        info.wait_for_publish(300)
-        if not info.is_published():
-            raise SystemExit("a message was not acknowledged by the broker")
-    print(f"done {len(infos)} {time.time()}", flush=True)
-    client.disconnect()
-    client.loop_stop()
+    client_id = f"bench-pub-{args.root.replace('/', '-')}-{args.part}"
+    acked, last = publish_all(args.host, args.port, client_id, items, args.window)
+    print(f"done {acked} {last}", flush=True)
 
 
 if __name__ == "__main__":
