@@ -91,7 +91,7 @@ class Settings(BaseModel):
     mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     mqtt_topic_root: str = Field(default="pogo/v1", pattern=r"^[A-Za-z0-9_/-]{1,128}$")
-    ingest_batch_points: int = Field(default=5000, ge=1, le=1_000_000)
+    ingest_batch_points: int = Field(default=10_000, ge=1, le=1_000_000)
     ingest_flush_interval_s: float = Field(default=0.25, gt=0, le=60)
     ingest_queue_messages: int = Field(default=20_000, ge=10, le=10_000_000)
     ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
