@@ -17,7 +17,7 @@ import numpy as np
 from ingest._rfc3339 import parse_fixed
 from ingest.errors import Reason
 from ingest.payload import parse_ts_ms
-from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, SEQ_ABSENT, empty_points
+from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
 
 __all__ = ["FIELDS", "REASONS", "code", "json_columns", "mark"]
 
@@ -31,7 +31,7 @@ _NONE = type(None)
 _NUMBER_TYPES: Final = frozenset({float, int})
 _F32_MAX: Final = float(np.finfo(np.float32).max)
 _I64 = np.iinfo(np.int64)
-_ALL_FIELDS: Final = operator.itemgetter(*FIELDS)
+_GETTERS: Final = tuple(operator.itemgetter(name) for name in FIELDS)
 
 
 def code(reason: Reason) -> int:
@@ -142,17 +142,18 @@ def json_columns(points: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
     fields are ignored.
     """
     n = len(points)
-    out = empty_points(n)
+    out = np.empty(n, dtype=POINT_DTYPE)  # every field is assigned below
     reasons = np.zeros(n, dtype=np.uint8)
     fields = np.full(n, -1, dtype=np.int8)
 
-    # One pass over the points gives every column: itemgetter when each point has every
-    # field (the common case), dict.get otherwise.
-    try:
-        rows = list(map(_ALL_FIELDS, points))
-    except KeyError:
-        rows = [tuple(map(p.get, FIELDS)) for p in points]
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(FIELDS)
+    # One C-level pass per field: itemgetter when every point has it (the common case),
+    # dict.get (None when absent) otherwise.
+    columns: list[Sequence[Any]] = []
+    for name, getter in zip(FIELDS, _GETTERS, strict=True):
+        try:
+            columns.append(list(map(getter, points)))
+        except KeyError:
+            columns.append([p.get(name) for p in points])
 
     ts, absent, bad = _timestamps(columns[0])
     mark(reasons, fields, absent, Reason.MISSING_FIELD, 0)

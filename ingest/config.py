@@ -31,7 +31,7 @@ class IngestConfig:
     keepalive_s: int = 30
     receive_maximum: int = 1000
     topic_root: str = DEFAULT_ROOT
-    batch_points: int = 5000
+    batch_points: int = 10_000
     flush_interval_s: float = 0.25
     queue_messages: int = 20_000
     max_payload_bytes: int = 256 * 1024

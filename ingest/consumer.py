@@ -219,7 +219,9 @@ class Ingester:
         self, writer: Writer, stop: threading.Event, committer: ThreadPoolExecutor
     ) -> bool:
         c = self.config
-        max_messages = max(1, c.receive_maximum // 2)
+        # The batches being committed and the one being filled must fit in the Receive
+        # Maximum, or the broker would stop sending while the commits run.
+        max_messages = max(1, c.receive_maximum // (c.committers + 1))
         batch = self._new_batch()
         deadline = 0.0
         pending: deque[tuple[Future[bool], int]] = deque()  # batches being committed, points

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -34,6 +37,7 @@ __all__ = [
 ]
 
 MAX_BATCH: Final = 1000
+_DICT: Final = {dict}
 EVENT_TYPES: Final = frozenset({"ride_start", "ride_end", "charge_start", "charge_end", "fault"})
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -65,7 +69,7 @@ class TelemetryPayload:
     """
 
     points: list[dict[str, Any]] = field(default_factory=list)
-    indices: list[int] = field(default_factory=list)
+    indices: Sequence[int] = field(default_factory=list)
     binary_points: np.ndarray | None = None
     errors: list[ElementError] = field(default_factory=list)
     single: bool = False
@@ -156,7 +160,15 @@ def decode_telemetry(payload: bytes) -> TelemetryPayload:
             Reason.NOT_A_POINT,
             f"a JSON {type(value).__name__}; expected a point object or an array of them",
         )
-    points, indices = result.points, result.indices
+    if set(map(type, elements)) == _DICT and not any(
+        map(operator.contains, elements, repeat("values"))
+    ):
+        result.points = elements  # plain points, the common case: nothing to unpack
+        result.indices = range(len(elements))
+        return result
+    points: list[dict[str, Any]] = []
+    indices: list[int] = []
+    result.points, result.indices = points, indices
     for i, element in enumerate(elements):
         if type(element) is dict:
             if "values" in element:
