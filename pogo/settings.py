@@ -94,6 +94,9 @@ class Settings(BaseModel):
     ingest_batch_points: int = Field(default=10_000, ge=1, le=1_000_000)
     ingest_flush_interval_s: float = Field(default=0.25, gt=0, le=60)
     ingest_queue_messages: int = Field(default=20_000, ge=10, le=10_000_000)
+    # MQTT 5 Receive Maximum: unacknowledged messages the broker may have in flight to one
+    # ingester (acks follow commits, so this bounds what it holds and what a crash redelivers).
+    ingest_receive_maximum: int = Field(default=3000, ge=1, le=65535)
     ingest_max_payload_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     ingest_max_future_s: float = Field(default=300.0, ge=0)
     ingest_max_age_days: float = Field(default=3.0, gt=0)
