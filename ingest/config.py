@@ -15,8 +15,10 @@ class IngestConfig:
 
     ``receive_maximum`` is the MQTT 5 Receive Maximum the ingester announces: how many QoS 1
     messages the broker may have in flight, unacknowledged, to it. Since nothing is
-    acknowledged before commit, it also bounds what the ingester holds: a batch is flushed
-    when it holds half of it, so the other half keeps flowing during the commit.
+    acknowledged before commit, it also bounds what the ingester holds. ``committers``
+    batches are written at once (each its own connection and transaction) while the next one
+    is decoded; a batch is flushed at ``batch_points`` points or at Receive Maximum /
+    (committers + 1) messages, so the broker keeps sending while the commits run.
     ``metrics_port`` None serves no metrics; 0 picks a free port (see ``Ingester.metrics_port``).
     """
 
@@ -29,7 +31,7 @@ class IngestConfig:
     shared_group: str | None = None
     session_expiry_s: int = 7 * 24 * 3600
     keepalive_s: int = 30
-    receive_maximum: int = 1000
+    receive_maximum: int = 3000
     topic_root: str = DEFAULT_ROOT
     batch_points: int = 10_000
     flush_interval_s: float = 0.25

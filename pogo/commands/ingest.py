@@ -34,7 +34,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
         batch_points=settings.ingest_batch_points,
         flush_interval_s=settings.ingest_flush_interval_s,
         queue_messages=settings.ingest_queue_messages,
-        receive_maximum=min(1000, settings.ingest_queue_messages),
+        receive_maximum=min(settings.ingest_receive_maximum, settings.ingest_queue_messages),
         max_payload_bytes=settings.ingest_max_payload_bytes,
         max_future_s=settings.ingest_max_future_s,
         max_age_days=settings.ingest_max_age_days,
