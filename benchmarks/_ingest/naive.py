@@ -1,11 +1,14 @@
 """The naive reference: the "script bridge" — json.loads in on_message, one INSERT per point
-and a commit per message (still QoS 1, still resolving vehicles, still idempotent)."""
+and a commit per message (still QoS 1, still resolving vehicles, still idempotent). Prints
+``done <epoch seconds>`` right after the commit that brought it to ``--expect`` points, so
+its rate is timed as exactly as the ingester's (from its commit log)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -18,9 +21,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--root", required=True)
     parser.add_argument("--dsn", required=True)
+    parser.add_argument("--expect", type=int, required=True)
     args = parser.parse_args()
     conn = psycopg.connect(args.dsn)
     keys: dict[str, int] = {}
+    state = {"points": 0}
     subscribed = threading.Event()
 
     def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -48,6 +53,9 @@ def main() -> None:
                 ),
             )  # fmt: skip
         conn.commit()
+        state["points"] += len(body) if isinstance(body, list) else 1
+        if state["points"] == args.expect:
+            print(f"done {time.time()}", flush=True)
 
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,

@@ -125,16 +125,6 @@ def _messages(kind: str, points: int) -> int:
     return points if kind == "single" else points // 50
 
 
-def _wait_stored(dsn: str, expected: int, timeout: float = 180) -> float:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        n = stored(dsn)
-        if n >= expected:
-            return time.time()
-        time.sleep(0.05)
-    raise AssertionError(f"only {stored(dsn)} of {expected} points arrived in {timeout}s")
-
-
 def _wait_committed(logs: list[Path], expected: int, timeout: float = 180) -> float:
     """The time of the commit that completed ``expected`` stored points, from the ingesters'
     JSON logs ("batch committed" is logged right after each commit and its acks). Reading
@@ -244,12 +234,13 @@ def run_naive(env: Any, kind: str, points: int, start_ms: int, publishers: int) 
     naive = _python(
         "benchmarks._ingest.naive",
         "--host", "127.0.0.1", "--port", str(env.broker.port), "--root", root, "--dsn", dsn,
+        "--expect", str(points),
     )  # fmt: skip
     try:
         _expect(naive, "ready")
         pubs = Publishers(env, root, kind, points, start_ms, publishers)
         t0 = pubs.go()
-        t1 = _wait_stored(dsn, points)
+        t1 = float(_expect(naive, "done").split()[1])
         pubs.finish()
         _check_exact(dsn, points)
     finally:
