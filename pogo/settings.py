@@ -9,6 +9,7 @@ in lower case, either flat (``mqtt_url = ...``) or grouped by their first word
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -138,6 +139,17 @@ class Settings(BaseModel):
             raise ValueError(f"not a valid libpq URL ({exc})") from exc
         return value
 
+    @field_validator("trips_rules", mode="before")
+    @classmethod
+    def _rules_from_text(cls, value: Any) -> Any:
+        # From the environment the rules come as a JSON object: {"min_parking_s": 300}.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f'a JSON object such as {{"min_parking_s": 300}} ({exc})') from exc
+        return value
+
     @field_validator("mqtt_url", mode="before")
     @classmethod
     def _mqtt_url(cls, value: Any) -> Any:
@@ -263,8 +275,18 @@ def load_settings(
             shown = _mask_url(values[field])
         if field == "database_url" and isinstance(values.get(field), str):
             shown = _mask_url(values[field])
-        message = str(error["msg"]).removeprefix("Value error, ").removeprefix("expected ")
+        message = _expected(str(error["msg"]))
         raise SettingsError(name, shown, message) from None
+
+
+def _expected(message: str) -> str:
+    """pydantic's message as what was expected: 'Input should be a valid integer' -> 'a valid
+    integer'."""
+    message = message.removeprefix("Value error, ").removeprefix("expected ")
+    message = message.removeprefix("Input should be ")
+    if message.startswith("String should match pattern"):
+        message = "a value matching " + message.removeprefix("String should match ")
+    return message
 
 
 def _mask_url(url: str) -> str:

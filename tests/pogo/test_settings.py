@@ -143,3 +143,11 @@ def test_timescale_windows_are_consistent() -> None:
         load_settings(
             environ={"POGO_TELEMETRY_RETENTION_DAYS": "3", "POGO_DAILY_REFRESH_WINDOW_DAYS": "5"}
         )
+
+
+def test_trip_rules_from_environment_as_json() -> None:
+    """POGO_TRIPS_RULES takes a JSON object; anything else is named with what was expected."""
+    settings = load_settings(environ={"POGO_TRIPS_RULES": '{"min_parking_s": 300}'})
+    assert settings.trips_rules == {"min_parking_s": 300.0}
+    with pytest.raises(SettingsError, match=r"^POGO_TRIPS_RULES is .*a JSON object"):
+        load_settings(environ={"POGO_TRIPS_RULES": "min_parking_s=300"})
