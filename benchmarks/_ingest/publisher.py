@@ -13,11 +13,14 @@ acknowledged every message.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import select
 import socket
 import struct
 import sys
 import time
+
+import numpy as np
 
 from .workload import messages
 
@@ -64,6 +67,9 @@ def publish_all(host: str, port: int, client_id: str, items: list[tuple[str, byt
     # Packet ids cycle through 1..65535; with at most ``window`` in flight none is reused
     # while still unacknowledged.
     packets = [publish_packet(t, p, i % 65535 + 1) for i, (t, p) in enumerate(items)]
+    stream = memoryview(b"".join(packets))
+    ends = np.cumsum([len(p) for p in packets])  # byte offset after each message
+    total = len(packets)
     sock = socket.create_connection((host, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(connect_packet(client_id))
@@ -74,45 +80,38 @@ def publish_all(host: str, port: int, client_id: str, items: list[tuple[str, byt
         print("ready", flush=True)
         sys.stdin.readline()
     sock.setblocking(False)
-    sent = acked = 0
-    out = memoryview(b"")
+    sent_bytes = acked = 0
+    acks = bytearray()
     pending = b""
-    outstanding: set[int] = set()
     last = time.time()
-    while acked < len(packets):
-        if not out and sent < len(packets) and sent - acked < window:
-            n = min(len(packets) - sent, window - (sent - acked), 64)
-            for k in range(sent, sent + n):
-                outstanding.add(k % 65535 + 1)
-            out = memoryview(b"".join(packets[sent : sent + n]))
-            sent += n
-        readable, writable, _ = select.select([sock], [sock] if out else [], [], 10)
+    while acked < total:
+        limit = int(ends[min(acked + window, total) - 1])  # the window's last byte
+        want = sent_bytes < limit
+        readable, writable, _ = select.select([sock], [sock] if want else [], [], 10)
         if not readable and not writable:
-            raise SystemExit(f"no progress for 10 s: {acked} of {len(packets)} acknowledged")
-        if writable and out:
-            try:
-                written = sock.send(out)
-            except BlockingIOError:
-                written = 0
-            out = out[written:]
+            raise SystemExit(f"no progress for 10 s: {acked} of {total} acknowledged")
+        if writable and want:
+            with contextlib.suppress(BlockingIOError):
+                sent_bytes += sock.send(stream[sent_bytes:limit])
         if readable:
             chunk = sock.recv(65536)
             if not chunk:
                 raise SystemExit("the broker closed the connection")
             pending += chunk
-            while len(pending) >= 4:
-                if pending[0] != 0x40 or pending[1] != 2:
-                    raise SystemExit(f"unexpected packet from the broker: {pending[:8]!r}")
-                packet_id = struct.unpack(">H", pending[2:4])[0]
-                if packet_id not in outstanding:
-                    raise SystemExit(f"PUBACK for a packet id not in flight: {packet_id}")
-                outstanding.discard(packet_id)
-                pending = pending[4:]
-                acked += 1
+            whole = len(pending) - len(pending) % 4
+            acks += pending[:whole]
+            pending = pending[whole:]
+            acked = len(acks) // 4
             last = time.time()
     sock.setblocking(True)
     sock.sendall(b"\xe0\x00")  # DISCONNECT
     sock.close()
+    # Every PUBACK (0x40, length 2, packet id) for exactly the packet ids sent.
+    got = np.frombuffer(bytes(acks), dtype=">u2").reshape(-1, 2)
+    if acked != total or not (got[:, 0] == 0x4002).all():
+        raise SystemExit(f"unexpected packets from the broker instead of {total} PUBACKs")
+    if not np.array_equal(np.sort(got[:, 1]), np.sort(np.arange(total) % 65535 + 1)):
+        raise SystemExit("the PUBACKs do not match the packet ids sent")
     return acked, last
 
 
