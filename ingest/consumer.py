@@ -1,14 +1,16 @@
-"""The consumer: paho-mqtt 2 in, a bounded queue, one worker that writes then acknowledges.
+"""The consumer: paho-mqtt 2 in, a bounded queue, a worker that decodes, committers that
+write and then acknowledge.
 
 The network thread (``loop_start``) only parks ``Message`` s in a bounded queue; the worker
 (the thread that calls :meth:`Ingester.run`) takes them and builds a batch (decoded and
-validated); a committer thread writes it in one transaction and only then sends the PUBACKs,
-while the worker builds the next batch. A batch is flushed when it holds ``batch_points``
-points, half the Receive Maximum in messages, or is ``flush_interval_s`` old.
-Nothing is acknowledged before commit, so the broker never has more than Receive Maximum
-messages in flight to us: a slow database stops the reading (backpressure), and a crash or a
-kill loses nothing (the broker redelivers, the primary key makes redelivery a counted
-duplicate).
+validated); one of ``committers`` threads writes it in one transaction and only then sends
+the PUBACKs, while the worker builds the next batch. A batch is flushed when it holds
+``batch_points`` points, Receive Maximum / (committers + 1) messages, or is
+``flush_interval_s`` old. Nothing is acknowledged before commit, so a crash or a kill loses
+nothing (the broker redelivers; primary keys make a redelivery a counted duplicate). A slow
+database stops the reading: the broker stops at Receive Maximum unacknowledged messages,
+and whatever it sends beyond that (Mosquitto 2.0 grants a whole new window on each PUBACK)
+waits in the bounded queue, whose being full blocks the network thread (TCP backpressure).
 """
 
 from __future__ import annotations
@@ -146,8 +148,8 @@ class Ingester:
                 time.time(),
                 self._generation,
             )
-        # Blocking here is the backpressure: the network thread stops reading. It cannot
-        # last, since the queue holds more than Receive Maximum unacknowledged messages.
+        # Blocking here is the backpressure: the network thread stops reading. The worker
+        # drains the queue without waiting for this thread, so it cannot last.
         while True:
             try:
                 self._queue.put(message, timeout=0.5)
@@ -167,7 +169,7 @@ class Ingester:
             self.metrics_port = int(server.server_port)
         pool = ConnectionPool(
             self.dsn,
-            min_size=1,
+            min_size=c.committers,  # every committer has its connection before the first batch
             max_size=c.pool_size,
             name=f"ingest-{c.client_id}",
             configure=prepare_connection,
