@@ -7,6 +7,10 @@ PostgreSQL, with its references measured in the same run on the same rows:
 * a naive ingester that INSERTs each point and commits once per message.
 
 Every run counts what arrived exactly: a lost or duplicated point fails the benchmark.
+Ingest is timed to the commit that completed the stream (from the ingesters' commit log), the
+naive reference to its own last commit, the bare subscriber to its last message; publishers
+are lean socket clients (``_ingest/publisher.py``) so that they do not take the CPU the
+receiving side needs.
 
     .venv/bin/pytest benchmarks/bench_ingest.py --benchmark-enable -o testpaths=benchmarks -s
 
