@@ -212,7 +212,7 @@ class Ingester:
 
     def _work(self, writer: Writer, stop: threading.Event) -> bool:
         """Take messages into batches; each batch is decoded and validated here while the
-        previous one is written, committed and acknowledged by the committer thread."""
+        previous ones are written, committed and acknowledged by the committer threads."""
         committers = self.config.committers
         with ThreadPoolExecutor(committers, thread_name_prefix="ingest-commit") as committer:
             return self._batches(writer, stop, committer)
