@@ -14,14 +14,15 @@ __all__ = ["parse_fixed"]
 _WIDTH: Final = 24
 _SEPARATORS: Final = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b".", 23: b"Z"}
 _DIGITS: Final = [i for i in range(_WIDTH) if i not in _SEPARATORS]
+_SEPARATOR_AT: Final = list(_SEPARATORS)
+_SEPARATOR_CHARS: Final = np.frombuffer(b"".join(_SEPARATORS.values()), dtype=np.uint8)
 _DAYS_IN_MONTH: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def _number(chars: np.ndarray, start: int, width: int) -> np.ndarray:
-    value = np.zeros(len(chars), dtype=np.int64)
-    for i in range(start, start + width):
-        value = value * 10 + chars[:, i]
-    return value
+# (year, month, day, hour, minute, second, milli) = digits @ _WEIGHTS: each number's digits
+# (by their index among the 17 digits) with their place values.
+_NUMBERS: Final = ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2), (14, 3))
+_WEIGHTS: Final = np.zeros((len(_DIGITS), len(_NUMBERS)), dtype=np.int64)
+for _k, (_start, _width) in enumerate(_NUMBERS):
+    _WEIGHTS[_start : _start + _width, _k] = 10 ** np.arange(_width - 1, -1, -1)
 
 
 def parse_fixed(column: Sequence[str]) -> np.ndarray | None:
@@ -36,16 +37,13 @@ def parse_fixed(column: Sequence[str]) -> np.ndarray | None:
     chars = raw.view(np.uint8).reshape(len(raw), _WIDTH + 1)
     if chars[:, _WIDTH].any():  # a 25th character
         return None
-    for position, char in _SEPARATORS.items():
-        if not (chars[:, position] == ord(char)).all():
-            return None
-    digits = chars[:, _DIGITS].astype(np.int64) - ord("0")
-    if ((digits < 0) | (digits > 9)).any():
+    if not (chars[:, _SEPARATOR_AT] == _SEPARATOR_CHARS).all():
         return None
-    values = chars.astype(np.int64) - ord("0")
-    year, month, day = _number(values, 0, 4), _number(values, 5, 2), _number(values, 8, 2)
-    hour, minute, second = _number(values, 11, 2), _number(values, 14, 2), _number(values, 17, 2)
-    milli = _number(values, 20, 3)
+    digits = chars[:, _DIGITS] - np.uint8(ord("0"))  # uint8: characters below '0' wrap to > 9
+    if (digits > 9).any():
+        return None
+    numbers = digits.astype(np.int64) @ _WEIGHTS
+    year, month, day, hour, minute, second, milli = numbers.T
     if ((month < 1) | (month > 12)).any():
         return None
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)

@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from ingest import binary
-from ingest.columns import FIELDS, REASONS, json_columns
+from ingest.columns import FIELDS, REASONS, fast_columns, json_columns
 from ingest.errors import DecodeError, Reason
 from ingest.payload import (
     Event,
@@ -97,8 +97,11 @@ class Batch:
     column conversion and every rule run once per batch over all its points.
     """
 
-    def __init__(self, root: str, rules: Rules, max_payload_bytes: int) -> None:
+    def __init__(
+        self, root: str, rules: Rules, max_payload_bytes: int, fast_json: bool = True
+    ) -> None:
         self.root = root
+        self.fast_json = fast_json  # False: every JSON message by the general decoder
         self.rules = rules
         self.max_payload_bytes = max_payload_bytes
         self.messages: list[Message] = []
@@ -144,7 +147,7 @@ class Batch:
         try:
             topic = parse_topic(message.topic, self.root)
             if topic.kind == "telemetry":
-                decoded = decode_telemetry(message.payload)
+                decoded = decode_telemetry(message.payload, self.fast_json)
                 self._telemetry.append(_Telemetry(message, self._vehicle(topic), decoded))
                 self.points += decoded.count
                 return
@@ -190,10 +193,9 @@ class Batch:
         json_parts = [t for t in self._telemetry if t.payload.binary_points is None]
         bin_parts = [t for t in self._telemetry if t.payload.binary_points is not None]
         parts = json_parts + bin_parts
-        all_points = [p for t in json_parts for p in t.payload.points]
-        json_arr, reasons, fields = json_columns(all_points)
+        json_arr, reasons, fields = self._json_columns(json_parts)
         counts = np.array(
-            [len(t.payload.points) for t in json_parts] + [t.payload.count for t in bin_parts],
+            [t.payload.json_count for t in json_parts] + [t.payload.count for t in bin_parts],
             dtype=np.int64,
         )
         if bin_parts:
@@ -231,6 +233,33 @@ class Batch:
             out.message_results[_result(total - int(bad_per_message[m]) - errors, total)] += 1
         return out
 
+    @staticmethod
+    def _json_columns(parts: list[_Telemetry]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The JSON points of ``parts``, in order: fast-path messages converted together; if
+        any of them needs the general path's judgement, all are decoded again by it."""
+        fast = [t for t in parts if t.payload.fast is not None]
+        converted = fast_columns([p for t in fast for p in t.payload.fast or ()]) if fast else None
+        if converted is None:
+            for t in fast:
+                t.payload = decode_telemetry(t.message.payload, fast=False)
+            return json_columns([p for t in parts for p in t.payload.points])
+        if len(fast) == len(parts):
+            return converted
+        general = json_columns(
+            [p for t in parts if t.payload.fast is None for p in t.payload.points]
+        )
+        # Back into message order (of two points with one key the first is kept).
+        is_fast = np.array([t.payload.fast is not None for t in parts])
+        lengths = np.array([t.payload.json_count for t in parts], dtype=np.int64)
+        point_fast = np.repeat(is_fast, lengths)
+        merged = []
+        for fast_arr, general_arr in zip(converted, general, strict=True):
+            arr = np.empty(len(point_fast), dtype=fast_arr.dtype)
+            arr[point_fast] = fast_arr
+            arr[~point_fast] = general_arr
+            merged.append(arr)
+        return merged[0], merged[1], merged[2]
+
     def _dead_letter_points(
         self,
         part: _Telemetry,
@@ -240,6 +269,8 @@ class Batch:
         start: int,
     ) -> None:
         payload = part.payload
+        if payload.fast is not None:  # the general path's view, for the rows' bodies
+            payload = decode_telemetry(part.message.payload, fast=False)
         if payload.binary_points is not None:
             raw = binary.record_payloads(part.message.payload)
             n = len(payload.binary_points)

@@ -16,10 +16,10 @@ import numpy as np
 
 from ingest._rfc3339 import parse_fixed
 from ingest.errors import Reason
-from ingest.payload import parse_ts_ms
+from ingest.payload import FastPoint, parse_ts_ms
 from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
 
-__all__ = ["FIELDS", "REASONS", "code", "json_columns", "mark"]
+__all__ = ["FIELDS", "REASONS", "code", "fast_columns", "json_columns", "mark"]
 
 #: Reason codes: 0 means "no rule broken so far", ``code(reason)`` is the reason's index + 1.
 REASONS: Final = tuple(Reason)
@@ -32,6 +32,8 @@ _NUMBER_TYPES: Final = frozenset({float, int})
 _F32_MAX: Final = float(np.finfo(np.float32).max)
 _I64 = np.iinfo(np.int64)
 _GETTERS: Final = tuple(operator.itemgetter(name) for name in FIELDS)
+_ATTRS: Final = tuple(operator.attrgetter(name) for name in FIELDS)
+_EXACT: Final = 2.0**53  # floats from here on: the fast path declines them (see fast_columns)
 
 
 def code(reason: Reason) -> int:
@@ -141,11 +143,6 @@ def json_columns(points: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
     int8 array naming the offending field (index into :data:`FIELDS`, -1 for none). Unknown
     fields are ignored.
     """
-    n = len(points)
-    out = np.empty(n, dtype=POINT_DTYPE)  # every field is assigned below
-    reasons = np.zeros(n, dtype=np.uint8)
-    fields = np.full(n, -1, dtype=np.int8)
-
     # One C-level pass per field: itemgetter when every point has it (the common case),
     # dict.get (None when absent) otherwise.
     columns: list[Sequence[Any]] = []
@@ -154,6 +151,48 @@ def json_columns(points: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarr
             columns.append(list(map(getter, points)))
         except KeyError:
             columns.append([p.get(name) for p in points])
+    return _convert(columns)
+
+
+def fast_columns(points: Sequence[FastPoint]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`json_columns` for the fast path's structs, or None when the general path must
+    decide: any type rule broken, or a float of magnitude 2**53 or more (where the two
+    decoders might round an integer literal differently). When it returns arrays they are
+    exactly the general path's for the same messages (tests/ingest/test_fast_path.py).
+
+    msgspec has already checked the types (floats or None, ``ts`` an int or a string, ``seq``
+    an int or None) and refuses NaN, Infinity and numbers beyond a double, so a NaN here can
+    only be an absent value and no per-point mark is needed.
+    """
+    n = len(points)
+    out = np.empty(n, dtype=POINT_DTYPE)
+    ts, _, bad = _timestamps(list(map(_ATTRS[0], points)))
+    if bad.any():
+        return None
+    out["ts_ms"] = ts
+    for name, getter in zip(FIELDS[1:-1], _ATTRS[1:-1], strict=True):
+        values = np.array(list(map(getter, points)), dtype=np.float64)  # None -> NaN
+        # (a magnitude below 2**53 is also within float32's range)
+        if (np.abs(values) >= _EXACT).any():
+            return None
+        out[name] = values
+    seq = list(map(_ATTRS[-1], points))
+    try:
+        out["seq"] = np.array(seq, dtype=np.int64)
+    except (TypeError, OverflowError):  # absent values, or beyond int64
+        ivalues, _, bad, big = _ints(seq)
+        if bad.any() or big.any():
+            return None
+        out["seq"] = ivalues
+    return out, np.zeros(n, dtype=np.uint8), np.full(n, -1, dtype=np.int8)
+
+
+def _convert(columns: list[Sequence[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The column lists (in :data:`FIELDS` order) as arrays, reasons and fields."""
+    n = len(columns[0])
+    out = np.empty(n, dtype=POINT_DTYPE)  # every field is assigned below
+    reasons = np.zeros(n, dtype=np.uint8)
+    fields = np.full(n, -1, dtype=np.int8)
 
     ts, absent, bad = _timestamps(columns[0])
     mark(reasons, fields, absent, Reason.MISSING_FIELD, 0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 import orjson
 
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_BATCH",
     "ElementError",
     "Event",
+    "FastPoint",
     "TelemetryPayload",
     "decode_events",
     "decode_status",
@@ -74,12 +76,63 @@ class TelemetryPayload:
     errors: list[ElementError] = field(default_factory=list)
     single: bool = False
     lenient: bool = False
+    fast: list[FastPoint] | None = None
+
+    @property
+    def json_count(self) -> int:
+        """The number of JSON points (from the fast path or the general one)."""
+        return len(self.points) if self.fast is None else len(self.fast)
 
     @property
     def count(self) -> int:
         """The number of points and non-points this message held."""
-        n = len(self.points) if self.binary_points is None else len(self.binary_points)
+        n = self.json_count if self.binary_points is None else len(self.binary_points)
         return n + len(self.errors)
+
+
+class FastPoint(msgspec.Struct, gc=False):
+    """A JSON point as the fast path decodes it: the known fields, typed; others skipped.
+
+    ``values`` (the ThingsBoard wrapper) can never decode, so such elements take the general
+    path. Field types are the ones a clean point has, so anything unusual (null lat, a string
+    for a number, NaN literals, a float seq...) fails here and takes the general path too,
+    which gives it its reason.
+    """
+
+    ts: int | str
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+    heading_deg: float | None = None
+    hdop: float | None = None
+    soc_pct: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    batt_temp_c: float | None = None
+    odometer_km: float | None = None
+    seq: int | None = None
+    values: msgspec.UnsetType = msgspec.UNSET
+
+
+_FAST_DECODER: Final = msgspec.json.Decoder(FastPoint | list[FastPoint])
+
+
+def _decode_fast(payload: bytes) -> TelemetryPayload | None:
+    """The fast path: a point or a batch of 1..MAX_BATCH clean points, else None."""
+    if not payload.isascii():
+        try:
+            payload.decode("utf-8")  # msgspec skips unknown fields without checking them
+        except UnicodeDecodeError:
+            return None
+    try:
+        value = _FAST_DECODER.decode(payload)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if type(value) is list:
+        if not 0 < len(value) <= MAX_BATCH:
+            return None
+        return TelemetryPayload(fast=value)
+    return TelemetryPayload(fast=[value], single=True)
 
 
 def parse_json(payload: bytes) -> tuple[Any, bool]:
@@ -128,8 +181,12 @@ def _flatten(element: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def decode_telemetry(payload: bytes) -> TelemetryPayload:
+def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
     """Decode a telemetry payload (framing and shape only; values are checked in bulk later).
+
+    With ``fast``, a well-formed message of plain points is decoded by msgspec into
+    :class:`FastPoint` structs (``fast`` set, ``points`` empty); anything that path refuses is
+    decoded by the general path below (``fast=False``), which gives every reason.
 
     Raises
     ------
@@ -139,6 +196,10 @@ def decode_telemetry(payload: bytes) -> TelemetryPayload:
     """
     if binary.is_binary(payload):
         return TelemetryPayload(binary_points=binary.decode(payload))
+    if fast:
+        decoded = _decode_fast(payload)
+        if decoded is not None:
+            return decoded
     value, lenient = parse_json(payload)
     result = TelemetryPayload(lenient=lenient)
     if isinstance(value, dict):
