@@ -3,14 +3,20 @@ project's limits, Prometheus scrapes the services compose runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
+from city.config import ServiceConfig
+from city.server import BackgroundServer
+from ingest.metrics import IngestMetrics
 from pogo.embedded import BROKER_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,3 +83,31 @@ def test_prometheus_scrapes_compose_services() -> None:
     )
     assert targets
     assert set(targets) <= services
+
+
+def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
+    """Every metric the shipped Grafana dashboard queries is exported by the ingester's registry
+    or by the running city service's /metrics (so no panel stays empty in production)."""
+    exported: set[str] = set()
+    ingest = IngestMetrics(CollectorRegistry())
+    ingest.points.labels(result="stored").inc()  # labelled families show once a child exists
+    ingest.dead_letters.labels(reason="lat_range").inc()
+    ingest.messages.labels(result="accepted").inc()
+    for family in ingest.registry.collect():
+        exported.update(sample.name for sample in family.samples)
+    with BackgroundServer(ServiceConfig(dsn=db_url)) as server:
+        text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    exported.update(
+        line.split("{")[0].split(" ")[0] for line in text.splitlines() if not line.startswith("#")
+    )
+    dashboard = json.loads(
+        (ROOT / "deploy" / "grafana" / "dashboards" / "pogo-fleet.json").read_text()
+    )
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(pogo_[a-z0-9_]+)", target["expr"])
+    }
+    assert queried
+    assert queried <= exported, sorted(queried - exported)
