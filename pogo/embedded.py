@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
+from psycopg import sql
 
 from pogo.errors import EmbeddedServiceError
 
@@ -250,7 +251,9 @@ class PrivatePostgres(_Service):
                         "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
                     ).fetchone()
                     if not exists:
-                        conn.execute(f'CREATE DATABASE "{self.database}"')
+                        conn.execute(
+                            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                        )
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
