@@ -31,14 +31,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from benchmarks._ingest import procs, workload
 from fleet.store import upgrade
 from ingest._pgcopy import copy_payload
 from pogo.embedded import PrivateMosquitto
-
-try:  # benchmarks/ is a plain folder: pytest puts it on sys.path (rootdir when a package)
-    from _ingest import procs, workload
-except ModuleNotFoundError:
-    from benchmarks._ingest import procs, workload
 
 ADMIN = os.environ.get("POGO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INGESTERS = int(os.environ.get("BENCH_INGESTERS", "2"))

@@ -21,14 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 
-try:  # pytest puts benchmarks/ on sys.path (rootdir-relative "prepend" import mode)
-    from _service.dataset import END, START, Dataset, ensure_dataset
-    from _service.load import LoadResult, run_load, served
-    from _service.reference import raw_summary
-except ImportError:  # imported as a package module
-    from benchmarks._service.dataset import END, START, Dataset, ensure_dataset
-    from benchmarks._service.load import LoadResult, run_load, served
-    from benchmarks._service.reference import raw_summary
+from benchmarks._service.dataset import END, START, Dataset, ensure_dataset
+from benchmarks._service.load import LoadResult, run_load, served
+from benchmarks._service.reference import raw_summary
 
 
 def _z(when: datetime) -> str:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from _simulator_loop import loop_riding, positions  # benchmarks/ is on sys.path (rootdir)
 
+from benchmarks._simulator_loop import loop_riding, positions
 from simulators import benguerir, simulate
 from simulators.render import _riding, render
 

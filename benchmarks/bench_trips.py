@@ -18,9 +18,7 @@ Data: a seeded synthetic fleet (``tests.fleet.builders.synthetic_fleet``): 2,000
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,8 +28,7 @@ from fleet.rules import TripRules
 from fleet.segmentation import Segmentation, Track, segment
 
 # The reference loop and the synthetic fleet are the tests' own (the tests prove the loop
-# equal to the vectorised path); benchmarks/ is a plain folder, so reach the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# equal to the vectorised path); pytest's `pythonpath = ["."]` makes the root importable.
 from tests.fleet._reference import as_arrays, reference_segment, reference_zone
 from tests.fleet.builders import synthetic_fleet
 
