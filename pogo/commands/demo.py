@@ -31,12 +31,13 @@ from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
 from pogo.commands.ingest import ingest_config
 from pogo.commands.serve import service_config
+from pogo.commands.simulate import mqtt_target
 from pogo.commands.trips import trip_rules
 from pogo.embedded import PrivateMosquitto, PrivatePostgres, default_state_dir
 from pogo.errors import PogoError
 from pogo.settings import MqttUrl, Settings
 from simulators import benguerir, simulate
-from simulators.publish import MqttTarget, live_start, publish
+from simulators.publish import live_start, publish
 
 __all__ = ["demo"]
 
@@ -99,19 +100,11 @@ def _trip_builder(
 
 
 def _publisher(
-    mqtt: MqttUrl, settings: Settings, vehicles: int, days: float, speedup: float
+    settings: Settings, vehicles: int, days: float, speedup: float
 ) -> Callable[[threading.Event], None]:
     start = live_start(datetime.now(UTC), days, speedup)
     sim = simulate(benguerir(seed=1, days=days, vehicles=vehicles, start=start))
-    target = MqttTarget(
-        host=mqtt.host,
-        port=mqtt.port,
-        tls=mqtt.tls,
-        username=mqtt.username,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
-        root=settings.mqtt_topic_root,
-        client_prefix="pogo-demo-sim",
-    )
+    target = mqtt_target(settings, client_prefix="pogo-demo-sim")
 
     def run(stop: threading.Event) -> None:
         publish(sim, target, mode="json", speedup=speedup, stop=stop)
@@ -204,7 +197,7 @@ def demo(
         parts = [
             _Part("ingester", ingester.run),
             _Part("trip builder", _trip_builder(local, dsn, trips_interval)),
-            _Part("fleet simulator", _publisher(mqtt, local, vehicles, days, speedup)),
+            _Part("fleet simulator", _publisher(local, vehicles, days, speedup)),
         ]
         for part in parts:
             part.start()

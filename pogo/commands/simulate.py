@@ -37,7 +37,8 @@ OUTPUTS = ("mqtt-json", "mqtt-batch", "mqtt-binary", "load", "backfill", "none")
 _MODES: dict[str, Mode] = {"mqtt-json": "json", "mqtt-batch": "batch", "mqtt-binary": "binary"}
 
 
-def _target(settings: Settings) -> MqttTarget:
+def mqtt_target(settings: Settings, client_prefix: str = "pogo-sim") -> MqttTarget:
+    """Where the simulator publishes, from the settings (broker URL and topic root)."""
     settings.require("mqtt_url")
     url = settings.mqtt
     return MqttTarget(
@@ -47,6 +48,7 @@ def _target(settings: Settings) -> MqttTarget:
         username=url.username,
         password=url.password.get_secret_value() if url.password else None,
         root=settings.mqtt_topic_root,
+        client_prefix=client_prefix,
     )
 
 
@@ -225,7 +227,7 @@ def _run(
     signal.signal(signal.SIGINT, handler)
     if output == "load":
         counts = load(
-            config, _target(settings), load_encoding, processes=processes, batch_s=batch_seconds
+            config, mqtt_target(settings), load_encoding, processes=processes, batch_s=batch_seconds
         )
         click.echo(
             f"load: {counts.points:,} points in {counts.telemetry_messages:,} messages "
@@ -246,7 +248,7 @@ def _run(
     elif output in _MODES:
         published = publish(
             sim,
-            _target(settings),
+            mqtt_target(settings),
             mode=_MODES[output],
             speedup=speedup,
             batch_s=batch_seconds,
