@@ -43,27 +43,7 @@ def _port_open(port: int) -> bool:
 def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Signals) -> None:
     """With no POGO_DATABASE_URL or POGO_MQTT_URL, the demo starts private services, migrates,
     says where they run, and stops them on Ctrl-C (SIGINT) or SIGTERM, exiting 0."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
-    env["POGO_STATE_DIR"] = str(state_dir)
-    env["POGO_HTTP_PORT"] = "0"  # a free port: 8000 may be taken on a shared machine
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pogo", "demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "ready" in line:
-            break
-    output = "".join(lines)
+    proc, output = _start_demo(state_dir)
     assert "ready" in output, output
     db = re.search(r"private PostgreSQL at (postgresql://\S+)", output)
     broker = re.search(r"private Mosquitto at mqtt://127\.0\.0\.1:(\d+)", output)
