@@ -128,11 +128,11 @@ def _decode_fast(payload: bytes) -> TelemetryPayload | None:
         value = _FAST_DECODER.decode(payload)
     except (msgspec.DecodeError, RecursionError):
         return None
-    if type(value) is list:
-        if not 0 < len(value) <= MAX_BATCH:
-            return None
-        return TelemetryPayload(fast=value)
-    return TelemetryPayload(fast=[value], single=True)
+    if isinstance(value, FastPoint):
+        return TelemetryPayload(fast=[value], single=True)
+    if not 0 < len(value) <= MAX_BATCH:
+        return None
+    return TelemetryPayload(fast=value)
 
 
 def parse_json(payload: bytes) -> tuple[Any, bool]:

@@ -111,3 +111,22 @@ def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
     }
     assert queried
     assert queried <= exported, sorted(queried - exported)
+
+
+def test_image_installs_the_lock_and_its_context_leaves_local_state_out() -> None:
+    """The Dockerfile installs from uv.lock (the versions CI tested) with uv pinned by hash, and
+    .dockerignore keeps the virtual environments, git and caches out of the build context."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY pyproject.toml uv.lock" in dockerfile
+    assert re.search(r"uv sync --locked", dockerfile)
+    assert "--require-hashes -r scripts/uv-bootstrap.txt" in dockerfile
+    bootstrap = (ROOT / "scripts" / "uv-bootstrap.txt").read_text(encoding="utf-8")
+    assert re.search(r"^uv==\d+\.\d+\.\d+ \\$", bootstrap, re.MULTILINE)
+    assert "--hash=sha256:" in bootstrap
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".uv", "**/__pycache__", ".pytest_cache", ".mypy_cache"} <= ignored
+    assert {"build", "dist", "*.egg-info"} <= ignored
