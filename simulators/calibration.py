@@ -76,7 +76,7 @@ def calibration(sim: Simulation) -> list[CalibrationRow]:
 def format_calibration(rows: list[CalibrationRow], days: float) -> str:
     """A small table: figure, simulated, reported (scaled to ``days``), difference."""
     lines = [
-        f"benguerir scenario, {days:g} simulated days (reported figures: FACTS.md, "
+        f"benguerir scenario, {days:g} simulated days (reported figures: the city's report, "
         f"{REPORTED_DAYS:g} days{', scaled to the window' if days != REPORTED_DAYS else ''})",
         f"{'figure':<16} {'simulated':>12} {'reported':>12} {'difference':>11}",
     ]
