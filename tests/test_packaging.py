@@ -3,8 +3,8 @@ any non-editable install have nothing else)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -23,8 +23,10 @@ def test_wheel_holds_every_data_file(tmp_path: Path) -> None:
     ).stdout.split()
     if not tracked:
         pytest.skip("not a git checkout")
+    # uv, which installs the project (make setup keeps it in .uv/; the venv has no pip).
+    uv = shutil.which("uv") or str(ROOT / ".uv" / "bin" / "uv")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        [uv, "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
     )
