@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -28,6 +29,20 @@ __all__ = ["create_app"]
 
 log = structlog.get_logger("city")
 
+#: How long the service's start waits for the database before it serves not-ready.
+STARTUP_PROBE_S = 5
+#: How long a request waits for a database connection before it answers 503.
+POOL_WAIT_S = 5
+
+
+async def _database_answers(dsn: str) -> bool:
+    try:
+        connection = await AsyncConnection.connect(dsn, connect_timeout=STARTUP_PROBE_S)
+    except psycopg.OperationalError:
+        return False
+    await connection.close()
+    return True
+
 
 def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None) -> FastAPI:
     """The city service for ``config``.
@@ -47,8 +62,18 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
             connection_class=AsyncConnection[DictRow],
             name="city",
             open=False,
+            # A request waits this long for a connection, then answers 503 (database away).
+            timeout=POOL_WAIT_S,
         )
-        await pool.open(wait=True, timeout=30)
+        # The service starts whether or not the database answers: /readyz and data requests
+        # answer 503 until it does, while the pool keeps trying in the background.
+        if not await _database_answers(config.dsn):
+            log.warning(
+                "database_unreachable",
+                detail="serving; /readyz answers 503 until the database answers "
+                "(check POGO_DATABASE_URL)",
+            )
+        await pool.open(wait=False)
         reader.pool = pool
         log.info("service_started", pool_size=config.pool_size)
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from city.app import create_app
 from city.config import ServiceConfig
 from city.errors import CityError
 
-__all__ = ["BackgroundServer", "Server", "run"]
+__all__ = ["BackgroundServer", "Server", "listen", "run"]
 
 
 class Server(uvicorn.Server):
@@ -50,9 +52,47 @@ def _uvicorn_config(config: ServiceConfig, host: str, port: int, log_level: str)
     )
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (as uvicorn binds it), or a one-line error.
+
+    Raises
+    ------
+    CityError
+        When the address is in use or cannot be bound, naming it and what to change.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CityError(
+                f"{host}:{port} is already in use; choose another port with --port or "
+                "POGO_HTTP_PORT"
+            ) from None
+        raise CityError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); check --host/POGO_HTTP_HOST"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def run(config: ServiceConfig, host: str, port: int, log_level: str = "info") -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully and return."""
-    Server(_uvicorn_config(config, host, port, log_level)).run()
+    """Serve until SIGINT or SIGTERM, then shut down gracefully and return.
+
+    Raises
+    ------
+    CityError
+        When ``host:port`` cannot be listened on.
+    """
+    sock = listen(host, port)
+    try:
+        Server(_uvicorn_config(config, host, port, log_level)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class BackgroundServer:

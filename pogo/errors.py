@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["EmbeddedServiceError", "PogoError", "SettingsError"]
+__all__ = [
+    "EmbeddedServiceError",
+    "PogoError",
+    "SettingsError",
+    "UnavailableError",
+    "UnknownSettingError",
+    "database_unreachable",
+]
 
 
 class PogoError(Exception):
@@ -24,5 +31,29 @@ class SettingsError(PogoError):
         super().__init__(f"{setting} {shown}; expected {expected}")
 
 
+class UnknownSettingError(SettingsError):
+    """A settings file names a key that is no setting. The message never shows the key's value
+    (a misspelled key may well hold a token or a password)."""
+
+    def __init__(self, where: str, key: str, hint: str) -> None:
+        PogoError.__init__(self, f"{where}: {key!r} is not a setting; {hint}")
+        self.setting = key
+        self.value = None
+        self.expected = hint
+
+
+class UnavailableError(PogoError):
+    """A service the command needs is unreachable or refused it (the database, the broker), or
+    the address it must listen on is taken. The CLI exits with status 3 for these."""
+
+
 class EmbeddedServiceError(PogoError):
     """A private PostgreSQL or Mosquitto of ``pogo demo`` (or of the tests) could not start."""
+
+
+def database_unreachable(exc: BaseException) -> str:
+    """libpq's first line (it names the host and port, never the password) and what to change."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the database is unreachable or refused the connection ({detail}); check POGO_DATABASE_URL"
+    )

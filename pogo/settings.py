@@ -9,6 +9,7 @@ in lower case, either flat (``mqtt_url = ...``) or grouped by their first word
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -28,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from pogo.errors import SettingsError
+from pogo.errors import SettingsError, UnknownSettingError
 
 __all__ = ["MqttUrl", "Settings", "load_settings"]
 
@@ -215,9 +216,9 @@ def _flatten_toml(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
             flat[key] = value
     unknown = sorted(set(flat) - set(Settings.model_fields))
     if unknown:
-        raise SettingsError(
-            f"{path}: {unknown[0]}", flat[unknown[0]], "a known setting (see the README's table)"
-        )
+        close = difflib.get_close_matches(unknown[0], Settings.model_fields, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see the README's configuration table"
+        raise UnknownSettingError(str(path), unknown[0], hint)
     return flat
 
 
@@ -270,7 +271,8 @@ def load_settings(
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
         name = sources.get(field, env_name(field) if field else "settings")
-        shown: object = "<hidden>" if "url" in field or "token" in field else values.get(field)
+        secret = any(word in field for word in ("url", "token", "key", "password", "secret"))
+        shown: object = "<hidden>" if secret else values.get(field)
         if field == "mqtt_url" and isinstance(values.get(field), str):
             shown = _mask_url(values[field])
         if field == "database_url" and isinstance(values.get(field), str):

@@ -20,7 +20,7 @@ from fleet import TripRules, build_trips, pair_ride_events, segment, trip_frame
 from fleet.errors import RulesError
 from fleet.segmentation import Track
 from pogo.commands._context import pass_settings
-from pogo.errors import PogoError
+from pogo.errors import PogoError, UnavailableError, database_unreachable
 from pogo.settings import Settings
 
 __all__ = ["reconcile_table", "trip_rules", "trips"]
@@ -86,7 +86,7 @@ def _build(settings: Settings, follow: bool, interval: float | None) -> None:
             report = build_trips(settings.dsn, rules, profile)
         except psycopg.OperationalError as exc:
             if not follow:
-                raise PogoError(f"the database is unreachable: {exc}".strip()) from exc
+                raise UnavailableError(database_unreachable(exc)) from exc
             log.warning("trips_build_failed", error=str(exc).strip(), retry_in_s=every)
         else:
             if not follow:
