@@ -65,6 +65,12 @@ class FleetCollector(Collector):
         yield CounterMetricFamily(
             "pogo_co2_avoided_kg", "CO2 avoided by the trips built (kg).", row["co2_avoided_kg"]
         )
+        if row["trip_builder_last_run"] is not None:
+            yield GaugeMetricFamily(
+                "pogo_trip_builder_last_run_timestamp_seconds",
+                "When the trip builder last recorded progress (Unix time).",
+                value=float(row["trip_builder_last_run"]),
+            )
 
 
 def new_registry(read: Reader) -> CollectorRegistry:

@@ -150,7 +150,9 @@ _GAUGES = sql.SQL(
       (SELECT count(*) FROM trips) AS trips,
       (SELECT coalesce(sum(distance_km), 0) FROM trips) AS distance_km,
       (SELECT coalesce(sum(co2_avoided_kg), 0) FROM trips) AS co2_avoided_kg,
-      (SELECT coalesce(sum(energy_kwh), 0) FROM trips) AS energy_kwh
+      (SELECT coalesce(sum(energy_kwh), 0) FROM trips) AS energy_kwh,
+      (SELECT extract(epoch FROM max(updated_at))::float8 FROM trip_watermarks)
+        AS trip_builder_last_run
     """
 )
 

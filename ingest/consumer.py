@@ -70,6 +70,7 @@ class Ingester:
         self.ready = threading.Event()
         self.metrics_port: int | None = None
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=config.queue_messages)
+        self.metrics.queue_capacity.set(config.queue_messages)
         self._generation = 0
         self._stopping = threading.Event()
         self._rules = Rules(config.max_future_s, config.max_age_days)

@@ -94,6 +94,11 @@ class IngestMetrics:
         self.queued = Gauge(
             "pogo_ingest_queue_messages", "Messages received and waiting for the worker", registry=r
         )
+        self.queue_capacity = Gauge(
+            "pogo_ingest_queue_capacity_messages",
+            "The bound of the message queue (when full, the broker holds the rest)",
+            registry=r,
+        )
         self.db_retries = Counter(
             "pogo_ingest_db_retries", "Batch writes retried after a database error", registry=r
         )

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -85,9 +86,8 @@ def test_prometheus_scrapes_compose_services() -> None:
     assert set(targets) <= services
 
 
-def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
-    """Every metric the shipped Grafana dashboard queries is exported by the ingester's registry
-    or by the running city service's /metrics (so no panel stays empty in production)."""
+def _exported_metrics(db_url: str) -> set[str]:
+    """Every sample name the ingester's registry and the running city service's /metrics show."""
     exported: set[str] = set()
     ingest = IngestMetrics(CollectorRegistry())
     ingest.points.labels(result="stored").inc()  # labelled families show once a child exists
@@ -95,11 +95,23 @@ def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
     ingest.messages.labels(result="accepted").inc()
     for family in ingest.registry.collect():
         exported.update(sample.name for sample in family.samples)
+    with psycopg.connect(db_url, autocommit=True) as conn:  # the trip builder has run once
+        conn.execute("INSERT INTO vehicles (fleet, vehicle) VALUES ('f', 'v')")
+        conn.execute(
+            "INSERT INTO trip_watermarks (vehicle_key, closed_until, received_until) "
+            "SELECT vehicle_key, now(), now() FROM vehicles"
+        )
     with BackgroundServer(ServiceConfig(dsn=db_url)) as server:
         text = httpx.get(f"{server.url}/metrics", timeout=10).text
     exported.update(
         line.split("{")[0].split(" ")[0] for line in text.splitlines() if not line.startswith("#")
     )
+    return exported
+
+
+def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
+    """Every metric the shipped Grafana dashboard queries is exported by the ingester's registry
+    or by the running city service's /metrics (so no panel stays empty in production)."""
     dashboard = json.loads(
         (ROOT / "deploy" / "grafana" / "dashboards" / "pogo-fleet.json").read_text()
     )
@@ -110,7 +122,46 @@ def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
         for name in re.findall(r"\b(pogo_[a-z0-9_]+)", target["expr"])
     }
     assert queried
+    exported = _exported_metrics(db_url)
     assert queried <= exported, sorted(queried - exported)
+
+
+def test_alert_rules_query_only_metrics_that_exist(db_url: str) -> None:
+    """Every metric an alert rule reads is exported (an alert on a missing series never fires)."""
+    rules = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text(encoding="utf-8")
+    queried = set(re.findall(r"\b(pogo_[a-z0-9_]+)", rules))
+    assert len(queried) >= 10
+    exported = _exported_metrics(db_url)
+    assert queried <= exported, sorted(queried - exported)
+
+
+def test_prometheus_loads_the_alert_rules() -> None:
+    config = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+    assert re.search(r"^rule_files:\n  - alerts\.yml", config, re.MULTILINE)
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in compose
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_alert_rules_fire_and_clear() -> None:
+    """`promtool check` accepts the config and rules, and `promtool test rules` proves that each
+    alert fires when its condition has held long enough and clears when it goes."""
+    prometheus = ROOT / "deploy" / "prometheus"
+    for args in (
+        ["check", "config", str(prometheus / "prometheus.yml")],
+        ["check", "rules", str(prometheus / "alerts.yml")],
+        ["test", "rules", str(ROOT / "tests" / "deploy" / "alerts_test.yml")],
+    ):
+        result = subprocess.run(["promtool", *args], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    tested = set(
+        re.findall(
+            r"alertname: (\w+)",
+            (ROOT / "tests" / "deploy" / "alerts_test.yml").read_text(encoding="utf-8"),
+        )
+    )
+    defined = set(re.findall(r"- alert: (\w+)", (prometheus / "alerts.yml").read_text()))
+    assert defined == tested
 
 
 def test_image_installs_the_lock_and_its_context_leaves_local_state_out() -> None:
