@@ -23,9 +23,7 @@ import time
 import numpy as np
 import pytest
 
-from fleet.geofence import Zones, load_geojson
-from fleet.rules import TripRules
-from fleet.segmentation import Segmentation, Track, segment
+from fleet import Segmentation, Track, TripRules, Zones, load_geojson, segment
 
 # The reference loop and the synthetic fleet are the tests' own (the tests prove the loop
 # equal to the vectorised path); pytest's `pythonpath = ["."]` makes the root importable.

@@ -23,7 +23,7 @@ from city.handlers import install_handlers
 from city.http_cache import ResponseCache
 from city.metrics import new_registry
 from city.routers import emissions, learning_city, mobility, operations, report, trips, vehicles
-from fleet.store import latest_version
+from fleet import latest_version
 
 __all__ = ["create_app"]
 

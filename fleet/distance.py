@@ -1,4 +1,5 @@
-"""Great-circle distances on the WGS84 mean sphere (haversine), vectorised.
+"""Great-circle distances on the WGS84 mean sphere (haversine), vectorised, and the check of
+a trip's GPS distance against its odometer.
 
 References
 ----------
@@ -12,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["EARTH_RADIUS_KM", "haversine_km", "pair_km", "step_km"]
+from fleet.rules import TripRules
+
+__all__ = ["EARTH_RADIUS_KM", "haversine_km", "odometer_check", "pair_km", "step_km"]
 
 EARTH_RADIUS_KM = 6371.0088
 """Mean Earth radius R1 of GRS80/WGS84, in km."""
@@ -41,7 +44,7 @@ def haversine_km(
     Examples
     --------
     >>> round(float(haversine_km(32.24, -7.95, 32.25, -7.95)), 4)
-    1.1119
+    1.112
     """
     p1 = np.radians(np.asarray(lat1, dtype=np.float64))
     p2 = np.radians(np.asarray(lat2, dtype=np.float64))
@@ -144,3 +147,42 @@ def pair_km(
     out = a.astype(np.float64)
     out *= 2.0 * EARTH_RADIUS_KM
     return out
+
+
+def odometer_check(
+    distance_km: ArrayLike,
+    odo_start_km: ArrayLike,
+    odo_end_km: ArrayLike,
+    rules: TripRules,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The odometer's distance per trip, and whether it disagrees with the GPS distance.
+
+    Parameters
+    ----------
+    distance_km : array_like of float, shape (k,)
+        GPS (haversine) distance, km.
+    odo_start_km, odo_end_km : array_like of float, shape (k,)
+        Odometer at the trip's start and end fixes, km; NaN when absent.
+    rules : TripRules
+        ``odometer_tolerance`` and ``odometer_floor_km``.
+
+    Returns
+    -------
+    odometer_km : ndarray of float64, shape (k,)
+        ``odo_end - odo_start``, NaN where either is absent or the difference is negative.
+    flagged : ndarray of bool, shape (k,)
+        ``|distance - odometer| > odometer_tolerance * odometer`` and
+        ``> odometer_floor_km``; False where the odometer is absent.
+
+    Examples
+    --------
+    >>> odometer_check([5.0, 5.0], [100.0, 100.0], [105.2, 107.0], TripRules())[1].tolist()
+    [False, True]
+    """
+    dist = np.asarray(distance_km, dtype=np.float64)
+    odo = np.asarray(odo_end_km, dtype=np.float64) - np.asarray(odo_start_km, dtype=np.float64)
+    odo = np.where(odo >= 0, odo, np.nan)
+    diff = np.abs(dist - odo)
+    flagged = np.isfinite(odo) & (diff > rules.odometer_tolerance * odo)
+    flagged &= diff > rules.odometer_floor_km
+    return odo, flagged

@@ -41,20 +41,22 @@ Conn = psycopg.Connection[Any]
 _LOCK_KEY = 0x74726970  # 'trip': one builder at a time per database
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in µs since 1970-01-01
 
+# The fixes' columns as one binary COPY row reads them (NULLs coalesced to NaN in SQL).
+_FIX_FIELDS = (
+    ("vehicle", ">i4"),
+    ("ts", ">i8"),
+    ("lat", ">f8"),
+    ("lon", ">f8"),
+    ("speed_kmh", ">f8"),
+    ("hdop", ">f8"),
+    ("soc_pct", ">f8"),
+    ("odometer_km", ">f8"),
+)
 # Binary COPY row: int16 field count, then (int32 length, value) per field, big-endian.
 _FIX_ROW = np.dtype(
-    [
-        ("n", ">i2"),
-        ("l0", ">i4"), ("vehicle", ">i4"),
-        ("l1", ">i4"), ("ts", ">i8"),
-        ("l2", ">i4"), ("lat", ">f8"),
-        ("l3", ">i4"), ("lon", ">f8"),
-        ("l4", ">i4"), ("speed_kmh", ">f8"),
-        ("l5", ">i4"), ("hdop", ">f8"),
-        ("l6", ">i4"), ("soc_pct", ">f8"),
-        ("l7", ">i4"), ("odometer_km", ">f8"),
-    ]
-)  # fmt: skip
+    [("n", ">i2")]
+    + [part for i, field in enumerate(_FIX_FIELDS) for part in ((f"l{i}", ">i4"), field)]
+)
 
 TRIP_COLUMNS: tuple[str, ...] = (
     "vehicle_key",

@@ -1,10 +1,11 @@
-"""Trip segmentation over all vehicles at once: fix filter, motion and ride-event trips.
+"""Trip segmentation over all vehicles at once: motion trips and ride-event trips.
 
-Every function works on whole arrays holding many vehicles' fixes in (vehicle, time) order.
-The rules are named boolean masks (``new_vehicle``, ``gap``, ``parked``, ``ride``...) OR-ed
-into ``starts``; ``np.cumsum(starts)`` numbers the trips; ``np.bincount`` and
-``np.*.reduceat`` give per-trip totals. There is no Python loop per fix or per vehicle (the
-spike filter repeats a whole-array pass ``TripRules.jump_passes`` times).
+Every step works on whole arrays holding many vehicles' kept fixes in (vehicle, time) order
+(:func:`fleet.fixes.keep_fixes` drops the others first). The rules are named boolean masks
+(``new_vehicle``, ``gap``, ``moving``, ``parked``, ``in_trip``) combined into trip starts;
+``np.flatnonzero`` of the starts and ends gives each trip's first and last fix, and
+``np.add.reduceat`` / ``np.maximum.reduceat`` / ``np.bincount`` its totals. There is no Python
+loop per fix or per vehicle.
 """
 
 from __future__ import annotations
@@ -13,259 +14,19 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from fleet.distance import pair_km, step_km
-from fleet.errors import TrackError
+from fleet.fixes import DROP_REASONS, KeptFixes, keep_fixes
+from fleet.rides import Rides
 from fleet.rules import TripRules
+from fleet.track import Track, time_key
 
-__all__ = [
-    "DROP_REASONS",
-    "SOURCES",
-    "Rides",
-    "Segmentation",
-    "Track",
-    "TripArrays",
-    "energy_kwh",
-    "filter_fixes",
-    "odometer_check",
-    "pair_ride_events",
-    "segment",
-]
-
-DROP_REASONS: tuple[str, ...] = ("position", "hdop", "jump")
-"""Why a fix was dropped; ``Segmentation.reason`` holds ``index + 1`` (0 = kept).
-
-``position``: latitude or longitude not a finite number; ``hdop``: HDOP above
-``TripRules.max_hdop``; ``jump``: implied speed from the previous and to the next kept fix
-both above ``TripRules.max_jump_kmh``."""
+__all__ = ["SOURCES", "Segmentation", "TripArrays", "segment"]
 
 SOURCES: tuple[str, ...] = ("motion", "events")
 """What defined a trip; ``TripArrays.source`` holds the index."""
 
-_TIME_BITS = 42  # (vehicle, t_ms) packed into one int64 key: t_ms < 2**42 (until 2109)
-_T_MAX = (1 << _TIME_BITS) - 1
-_BIG = np.iinfo(np.int64).max
-
-
-def _f64(values: ArrayLike | None, n: int, name: str) -> NDArray[np.float64]:
-    if values is None:
-        return np.full(n, np.nan)
-    out = np.asarray(values, dtype=np.float64)
-    if out.shape != (n,):
-        raise TrackError(f"{name} has shape {out.shape}; expected ({n},) like vehicle")
-    return out
-
-
-@dataclass(frozen=True)
-class Track:
-    """Fixes of many vehicles, sorted by vehicle then time; absent values are NaN.
-
-    Attributes
-    ----------
-    vehicle : ndarray of int64, shape (n,)
-        Vehicle key (``vehicles.vehicle_key``), 0 <= key < 2**21.
-    t_ms : ndarray of int64, shape (n,)
-        Device fix time, ms since the Unix epoch (UTC), strictly increasing per vehicle.
-    lat, lon : ndarray of float64, shape (n,)
-        WGS84 degrees.
-    speed_kmh, hdop, soc_pct, odometer_km : ndarray of float64, shape (n,)
-        Reported speed (km/h), HDOP, state of charge (%) and odometer (km); NaN when absent.
-    """
-
-    vehicle: NDArray[np.int64]
-    t_ms: NDArray[np.int64]
-    lat: NDArray[np.float64]
-    lon: NDArray[np.float64]
-    speed_kmh: NDArray[np.float64]
-    hdop: NDArray[np.float64]
-    soc_pct: NDArray[np.float64]
-    odometer_km: NDArray[np.float64]
-
-    @classmethod
-    def from_arrays(
-        cls,
-        vehicle: ArrayLike,
-        t_ms: ArrayLike,
-        lat: ArrayLike,
-        lon: ArrayLike,
-        speed_kmh: ArrayLike | None = None,
-        hdop: ArrayLike | None = None,
-        soc_pct: ArrayLike | None = None,
-        odometer_km: ArrayLike | None = None,
-    ) -> Track:
-        """Build a track, converting once and checking shapes and (vehicle, time) order.
-
-        Raises
-        ------
-        TrackError
-            When shapes differ, a key or time is out of range, or the order is wrong.
-        """
-        veh = np.asarray(vehicle, dtype=np.int64)
-        t = np.asarray(t_ms, dtype=np.int64)
-        if veh.ndim != 1 or t.shape != veh.shape:
-            raise TrackError(f"vehicle {veh.shape} and t_ms {t.shape} must be equal 1-d shapes")
-        n = veh.shape[0]
-        track = cls(
-            veh,
-            t,
-            _f64(lat, n, "lat"),
-            _f64(lon, n, "lon"),
-            _f64(speed_kmh, n, "speed_kmh"),
-            _f64(hdop, n, "hdop"),
-            _f64(soc_pct, n, "soc_pct"),
-            _f64(odometer_km, n, "odometer_km"),
-        )
-        if n:
-            if veh.min() < 0 or veh.max() >= 1 << (63 - _TIME_BITS):
-                raise TrackError("vehicle keys must lie in [0, 2**21)")
-            if t.min() < 0 or t.max() > _T_MAX:
-                raise TrackError("t_ms must lie in [0, 2**42) ms (1970 to 2109)")
-            dv = np.diff(veh)
-            if np.any((dv < 0) | ((dv == 0) & (np.diff(t) <= 0))):
-                raise TrackError(
-                    "fixes must be sorted by vehicle, then by strictly increasing t_ms"
-                )
-        return track
-
-    @classmethod
-    def from_unsorted(
-        cls,
-        vehicle: ArrayLike,
-        t_ms: ArrayLike,
-        lat: ArrayLike,
-        lon: ArrayLike,
-        speed_kmh: ArrayLike | None = None,
-        hdop: ArrayLike | None = None,
-        soc_pct: ArrayLike | None = None,
-        odometer_km: ArrayLike | None = None,
-    ) -> Track:
-        """Like :meth:`from_arrays`, for fixes in any order and possibly repeated: sorts by
-        (vehicle, time) and keeps the first of fixes sharing a vehicle and time (the store's
-        rule: a point is identified by vehicle and device timestamp)."""
-        veh = np.asarray(vehicle, dtype=np.int64)
-        t = np.asarray(t_ms, dtype=np.int64)
-        order = np.lexsort((t, veh))
-        veh, t = veh[order], t[order]
-        first = np.ones(veh.shape[0], dtype=bool)
-        first[1:] = (veh[1:] != veh[:-1]) | (t[1:] != t[:-1])
-        pick = order[first]
-
-        def take(values: ArrayLike | None) -> NDArray[np.float64] | None:
-            return None if values is None else np.asarray(values, dtype=np.float64)[pick]
-
-        return cls.from_arrays(
-            veh[first], t[first], np.asarray(lat, dtype=np.float64)[pick],
-            np.asarray(lon, dtype=np.float64)[pick], take(speed_kmh), take(hdop),
-            take(soc_pct), take(odometer_km),
-        )  # fmt: skip
-
-    def __len__(self) -> int:
-        return int(self.vehicle.shape[0])
-
-
-@dataclass(frozen=True)
-class Rides:
-    """Ride intervals paired from ride events, sorted by vehicle then start.
-
-    Attributes
-    ----------
-    vehicle : ndarray of int64, shape (r,)
-    start_ms, end_ms : ndarray of int64, shape (r,)
-        Interval ``[start_ms, end_ms]``; an unknown start is 0 and an unknown end 2**42 - 1.
-    start_inferred, end_inferred : ndarray of bool, shape (r,)
-        The event was missing: the trip's start (end) comes from its first (last) moving fix.
-    ride_id, rider : ndarray of object, shape (r,)
-        From the ride_start event, else from the ride_end event; None when neither has it.
-    """
-
-    vehicle: NDArray[np.int64]
-    start_ms: NDArray[np.int64]
-    end_ms: NDArray[np.int64]
-    start_inferred: NDArray[np.bool_]
-    end_inferred: NDArray[np.bool_]
-    ride_id: NDArray[np.object_]
-    rider: NDArray[np.object_]
-
-    def __len__(self) -> int:
-        return int(self.vehicle.shape[0])
-
-
-def pair_ride_events(
-    vehicle: ArrayLike,
-    t_ms: ArrayLike,
-    is_start: ArrayLike,
-    ride_id: ArrayLike | None = None,
-    rider: ArrayLike | None = None,
-) -> Rides:
-    """Pair ``ride_start`` and ``ride_end`` events into ride intervals.
-
-    Parameters
-    ----------
-    vehicle : array_like of int, shape (e,)
-    t_ms : array_like of int, shape (e,)
-        Event times, ms since the epoch.
-    is_start : array_like of bool, shape (e,)
-        True for ``ride_start``, False for ``ride_end`` (other event types are left out).
-    ride_id, rider : array_like of object, shape (e,), optional
-
-    Returns
-    -------
-    Rides
-
-    Notes
-    -----
-    Events are sorted by (vehicle, time, end before start). A start followed by an end of the
-    same vehicle makes a ride. A start followed by another start (its end was lost) ends just
-    before that start, a start with nothing after it is still open; both have an inferred
-    end. An end without its start begins just after the previous end of the vehicle (or at
-    the beginning) with an inferred start.
-    """
-    veh = np.asarray(vehicle, dtype=np.int64)
-    t = np.asarray(t_ms, dtype=np.int64)
-    st = np.asarray(is_start, dtype=bool)
-    e = veh.shape[0]
-    rid = np.asarray(ride_id if ride_id is not None else [None] * e, dtype=object)
-    who = np.asarray(rider if rider is not None else [None] * e, dtype=object)
-    order = np.lexsort((st, t, veh))
-    veh, t, st, rid, who = veh[order], t[order], st[order], rid[order], who[order]
-    same_next = np.zeros(e, dtype=bool)
-    same_next[:-1] = veh[1:] == veh[:-1]
-    next_is_end = np.zeros(e, dtype=bool)
-    next_is_end[:-1] = ~st[1:]
-    same_prev = np.zeros(e, dtype=bool)
-    same_prev[1:] = same_next[:-1]
-    prev_is_start = np.zeros(e, dtype=bool)
-    prev_is_start[1:] = st[:-1]
-
-    starts = np.flatnonzero(st)
-    matched = same_next[starts] & next_is_end[starts]
-    nxt = np.minimum(starts + 1, max(e - 1, 0))
-    end_ms = np.where(matched, t[nxt], np.where(same_next[starts], t[nxt] - 1, np.int64(_T_MAX)))
-    rid_s = np.where(matched & (rid[starts] == None), rid[nxt], rid[starts])  # noqa: E711
-    who_s = np.where(matched & (who[starts] == None), who[nxt], who[starts])  # noqa: E711
-
-    orphans = np.flatnonzero(~st & ~(same_prev & prev_is_start))
-    prv = np.maximum(orphans - 1, 0)
-    o_start = np.where(same_prev[orphans], t[prv] + 1, np.int64(0))
-
-    out_v = np.concatenate([veh[starts], veh[orphans]])
-    out_s = np.concatenate([t[starts], o_start])
-    out_e = np.concatenate([end_ms, t[orphans]])
-    s_inf = np.concatenate([np.zeros(starts.size, bool), np.ones(orphans.size, bool)])
-    e_inf = np.concatenate([~matched, np.zeros(orphans.size, bool)])
-    out_id = np.concatenate([rid_s, rid[orphans]]).astype(object)
-    out_who = np.concatenate([who_s, who[orphans]]).astype(object)
-    sort = np.lexsort((out_s, out_v))
-    return Rides(
-        out_v[sort],
-        out_s[sort],
-        out_e[sort],
-        s_inf[sort],
-        e_inf[sort],
-        out_id[sort],
-        out_who[sort],
-    )
+_NONE = np.iinfo(np.int64).max  # "no such fix" in a minimum over positions
 
 
 @dataclass(frozen=True)
@@ -278,7 +39,7 @@ class TripArrays:
     source : int8 (k,)
         Index into :data:`SOURCES`.
     ride : int64 (k,)
-        Index into the :class:`Rides` given, or -1 for motion trips.
+        Index into the :class:`~fleet.rides.Rides` given, or -1 for motion trips.
     start_ms, end_ms : int64 (k,)
         Trip start and end, ms since the epoch.
     start_idx, end_idx : int64 (k,)
@@ -345,141 +106,233 @@ class Segmentation:
         return out
 
 
-def _pack(vehicle: NDArray[np.int64], t_ms: NDArray[np.int64]) -> NDArray[np.int64]:
-    return np.asarray((vehicle << _TIME_BITS) | t_ms, dtype=np.int64)
+@dataclass(frozen=True)
+class _Motion:
+    """Per kept fix: its speed, and the masks motion trips are cut by."""
+
+    speed_kmh: NDArray[np.float64]  # reported, else implied
+    moving: NDArray[np.bool_]
+    gap: NDArray[np.bool_]  # more than max_gap_s since the previous fix of the vehicle
+    parked: NDArray[np.bool_]
 
 
-def _steps(
-    vehicle: NDArray[np.int64],
+@dataclass(frozen=True)
+class _Membership:
+    """Per kept fix: whether it is inside a trip, and whether a new trip starts at it."""
+
+    in_trip: NDArray[np.bool_]
+    cut: NDArray[np.bool_]
+    by_events: NDArray[np.bool_] | None  # the vehicle's trips are its rides (None: no rides)
+    ride_of: NDArray[np.int64] | None  # the ride holding the fix, or -1
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Per trip, in kept-fix positions: its fixes and the parked fixes around it."""
+
+    first: NDArray[np.int64]
+    last: NDArray[np.int64]
+    from_events: NDArray[np.bool_]
+    before: NDArray[np.int64]  # the fix before the first (clamped)
+    after: NDArray[np.int64]  # the fix after the last (clamped)
+    stood_before: NDArray[np.bool_]  # the trip leaves the parked fix `before`
+    stopped_after: NDArray[np.bool_]  # the trip ends at the parked fix `after`
+
+    def __len__(self) -> int:
+        return int(self.first.shape[0])
+
+    def reduce_at(self, m: int) -> NDArray[np.int64]:
+        """Interleaved ``[first, last + 1]`` bounds for ``ufunc.reduceat`` over m fixes (the
+        even results are the trips')."""
+        bounds = np.empty(2 * len(self), dtype=np.int64)
+        bounds[0::2] = self.first
+        bounds[1::2] = self.last + 1
+        if len(self) and bounds[-1] == m:
+            bounds = bounds[:-1]
+        return bounds
+
+
+def _parked(
     t_ms: NDArray[np.int64],
-    lat: NDArray[np.float64],
-    lon: NDArray[np.float64],
-) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    m = vehicle.shape[0]
-    new_vehicle = np.ones(m, dtype=bool)
-    np.not_equal(vehicle[1:], vehicle[:-1], out=new_vehicle[1:])
-    seg = step_km(lat, lon)
-    seg[new_vehicle] = 0.0
-    dt = np.zeros(m, dtype=np.float64)
-    if m > 1:
-        np.multiply(t_ms[1:] - t_ms[:-1], 1e-3, out=dt[1:])
-    dt[new_vehicle] = 0.0
-    return new_vehicle, seg, dt
+    moving: NDArray[np.bool_],
+    gap: NDArray[np.bool_],
+    breaks: NDArray[np.bool_],
+    min_parking_s: float,
+) -> NDArray[np.bool_]:
+    """The non-moving fixes in runs lasting ``min_parking_s`` or more (measured to the next
+    moving fix), or that a gap ends."""
+    m = t_ms.shape[0]
+    still = ~moving
+    prev_still = np.zeros(m, dtype=bool)
+    prev_still[1:] = still[:-1]
+    run_starts = still & (breaks | ~prev_still)
+    cut_after = np.ones(m, dtype=bool)
+    np.logical_or(breaks[1:], moving[1:], out=cut_after[:-1])
+    run_ends = still & cut_after
+    run_first = np.flatnonzero(run_starts)
+    run_last = np.flatnonzero(run_ends)
+    following = np.minimum(run_last + 1, max(m - 1, 0))
+    has_following = run_last + 1 < m
+    resumed = has_following & ~breaks[following]
+    ended_by_gap = has_following & gap[following]
+    run_end_ms = np.where(resumed, t_ms[following], t_ms[run_last])
+    parking = ((run_end_ms - t_ms[run_first]) >= min_parking_s * 1000.0) | ended_by_gap
+    edges = np.zeros(m + 1, dtype=np.int8)
+    edges[run_first[parking]] = 1
+    ends = np.zeros(m + 1, dtype=np.int8)
+    ends[run_last[parking] + 1] = 1
+    edges -= ends
+    return np.cumsum(edges[:m], dtype=np.int8).view(bool)
 
 
-def _implied_kmh(seg: NDArray[np.float64], dt: NDArray[np.float64]) -> NDArray[np.float64]:
-    out = np.zeros_like(seg)
-    np.divide(seg, dt, out=out, where=dt > 0)
-    out *= 3600.0
-    return out
+def _motion(track: Track, kept: KeptFixes, rules: TripRules) -> _Motion:
+    reported = kept.take(track.speed_kmh)
+    speed = np.where(np.isfinite(reported), reported, kept.implied_kmh)
+    moving = speed >= rules.moving_speed_kmh
+    gap = kept.dt_s > rules.max_gap_s
+    parked = _parked(kept.t_ms, moving, gap, kept.new_vehicle | gap, rules.min_parking_s)
+    return _Motion(speed, moving, gap, parked)
 
 
-@dataclass
-class _Kept:
-    keep: NDArray[np.int64] | None  # indices into the track; None when every fix is kept
-    vehicle: NDArray[np.int64]
-    t_ms: NDArray[np.int64]
-    new_vehicle: NDArray[np.bool_]
-    seg: NDArray[np.float64]
-    dt: NDArray[np.float64]
-    implied: NDArray[np.float64]
-
-
-def _filter(track: Track, rules: TripRules) -> tuple[NDArray[np.int8], _Kept]:
-    """Drop fixes by reason; steps, times and implied speeds between consecutive kept fixes.
-
-    The steps are computed once over all fixes; where fixes are dropped, only the steps of
-    the fixes that follow them are measured again (to the previous kept fix), and the
-    arrays are compressed to the kept fixes once, at the end.
-    """
-    n = len(track)
-    vehicle, t, lat, lon = track.vehicle, track.t_ms, track.lat, track.lon
-    reason = np.zeros(n, dtype=np.int8)
-    bad = ~(np.isfinite(lat) & np.isfinite(lon))
-    if bad.any():
-        reason[bad] = 1
-    poor = track.hdop > rules.max_hdop
-    poor &= reason == 0
-    reason[poor] = 2
-    new_vehicle, seg, dt = _steps(vehicle, t, lat, lon)
-    implied = _implied_kmh(seg, dt)
-    kept = reason == 0
-    all_kept = bool(kept.all())
-    positions = np.flatnonzero(kept) if not all_kept else None
-
-    def remeasure(after: NDArray[np.int64]) -> None:
-        """Re-measure the steps of the kept fixes following the dropped fixes ``after``."""
-        assert positions is not None  # for mypy: only called once something was dropped
-        at = np.searchsorted(positions, after, side="right")
-        at = np.unique(at[at < positions.size])
-        cur = positions[at]
-        prv = positions[np.maximum(at - 1, 0)]
-        fresh = (at == 0) | (vehicle[prv] != vehicle[cur])
-        new_vehicle[cur] = fresh
-        step = pair_km(lat[prv], lon[prv], lat[cur], lon[cur])
-        seg[cur] = np.where(fresh, 0.0, step)
-        dt[cur] = np.where(fresh, 0.0, (t[cur] - t[prv]) * 1e-3)
-        implied[cur] = _implied_kmh(seg[cur], dt[cur])
-
-    if not all_kept:
-        remeasure(np.flatnonzero(~kept))
-    for _ in range(int(rules.jump_passes)):
-        fast_in = implied > rules.max_jump_kmh
-        fast_in &= kept
-        spike = np.zeros(n, dtype=bool)
-        np.logical_and(fast_in[:-1], fast_in[1:], out=spike[:-1])
-        if positions is not None:
-            # A kept fix followed by dropped ones: its next kept fix is further on.
-            gap_after = np.flatnonzero(kept[:-1] & ~kept[1:])
-            nxt = np.searchsorted(positions, gap_after, side="right")
-            ok = nxt < positions.size
-            spike[gap_after[ok]] = fast_in[gap_after[ok]] & fast_in[positions[nxt[ok]]]
-        if not spike.any():
-            break
-        reason[spike] = 3
-        kept &= ~spike
-        positions = np.flatnonzero(kept)
-        remeasure(np.flatnonzero(spike))
-    if positions is None:
-        return reason, _Kept(None, vehicle, t, new_vehicle, seg, dt, implied)
-    return reason, _Kept(
-        positions,
-        vehicle[kept],
-        t[kept],
-        new_vehicle[kept],
-        seg[kept],
-        dt[kept],
-        implied[kept],
+def _membership(kept: KeptFixes, motion: _Motion, rides: Rides | None) -> _Membership:
+    """Motion trips are runs of non-parked fixes cut by gaps; a vehicle with rides has its
+    trips defined by its rides instead, cut where the ride changes."""
+    if rides is None or len(rides) == 0:
+        return _Membership(~motion.parked, motion.gap, None, None)
+    key = time_key(kept.vehicle, kept.t_ms)
+    ride_start = time_key(rides.vehicle, rides.start_ms)
+    ride_end = time_key(rides.vehicle, rides.end_ms)
+    latest_started = np.searchsorted(ride_start, key, side="right") - 1
+    inside = (latest_started >= 0) & (key <= ride_end[np.maximum(latest_started, 0)])
+    ride_of = np.where(inside, latest_started, -1)
+    by_events = np.isin(kept.vehicle, np.unique(rides.vehicle))
+    prev_ride = np.full(len(kept), -1, dtype=np.int64)
+    prev_ride[1:] = ride_of[:-1]
+    return _Membership(
+        in_trip=np.where(by_events, ride_of >= 0, ~motion.parked),
+        cut=np.where(by_events, ride_of != prev_ride, motion.gap),
+        by_events=by_events,
+        ride_of=ride_of,
     )
 
 
-def filter_fixes(track: Track, rules: TripRules) -> NDArray[np.int8]:
-    """Why each fix is dropped, or 0 when it is kept.
+def _bounds(kept: KeptFixes, motion: _Motion, member: _Membership) -> _Bounds:
+    m = len(kept)
+    in_trip, new_vehicle, gap = member.in_trip, kept.new_vehicle, motion.gap
+    prev_in = np.zeros(m, dtype=bool)
+    prev_in[1:] = in_trip[:-1]
+    starts = in_trip & (new_vehicle | ~prev_in | member.cut)
+    first = np.flatnonzero(starts)
+    ends = np.ones(m, dtype=bool)
+    np.logical_or(starts[1:], ~in_trip[1:], out=ends[:-1])
+    last = np.flatnonzero(in_trip & ends)
+    if member.by_events is None:
+        from_events = np.zeros(first.shape[0], dtype=bool)
+    else:
+        from_events = member.by_events[first]
+    # The parked fix before a trip (where it stood) and after it (where it stopped); a gap
+    # separates a motion trip from both.
+    before = np.maximum(first - 1, 0)
+    stood_before = (first > 0) & ~new_vehicle[first] & ~in_trip[before]
+    stood_before &= from_events | ~gap[first]
+    after = np.minimum(last + 1, max(m - 1, 0))
+    stopped_after = (last + 1 < m) & ~new_vehicle[after] & ~in_trip[after]
+    stopped_after &= from_events | ~gap[after]
+    return _Bounds(first, last, from_events, before, after, stood_before, stopped_after)
 
-    Parameters
-    ----------
-    track : Track
-    rules : TripRules
 
-    Returns
-    -------
-    ndarray of int8, shape (n,)
-        0 for a kept fix, else ``DROP_REASONS.index(reason) + 1``.
+def _distance_km(kept: KeptFixes, motion: _Motion, trips: _Bounds) -> NDArray[np.float64]:
+    """The steps a trip owns, from the one reaching its first fix (or leaving the fix before
+    it) to the one reaching its last fix (or the fix after it), except steps between two
+    non-moving fixes."""
+    m, k = len(kept), len(trips)
+    moving_step = motion.moving.copy()
+    moving_step[1:] |= motion.moving[:-1]
+    # (A sum over each trip's own range, never a difference of running totals: the result
+    # must not depend on where the loaded window starts, or rebuilds would churn.)
+    counted = np.zeros(m + 1, dtype=np.float64)  # one trailing 0: every bound is valid
+    np.copyto(counted[:m], kept.step_km, where=moving_step)
+    lo = trips.first + 1 - trips.stood_before
+    hi = trips.last + trips.stopped_after + 1
+    pairs = np.empty(2 * k, dtype=np.int64)
+    pairs[0::2] = lo
+    pairs[1::2] = hi
+    if not k:
+        return np.zeros(0, dtype=np.float64)
+    return np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0.0)
 
-    Notes
-    -----
-    In order: a non-finite position (``position``); ``hdop > max_hdop`` (``hdop``); then
-    ``jump_passes`` times, among the fixes still kept, a fix whose implied speed from the
-    previous fix and to the next fix of the same vehicle both exceed ``max_jump_kmh``
-    (``jump``). A lone spike is dropped and its neighbours are kept.
 
-    Examples
-    --------
-    >>> t = Track.from_arrays([1, 1, 1], [0, 10_000, 20_000], [32.0, 32.5, 32.0], [-7.9] * 3)
-    >>> filter_fixes(t, TripRules()).tolist()
-    [0, 3, 0]
-    """
-    return _filter(track, rules)[0]
+@dataclass
+class _Ends:
+    """Per trip: start and end time, and the kept fixes giving its start and end place."""
+
+    start_ms: NDArray[np.int64]
+    end_ms: NDArray[np.int64]
+    start_at: NDArray[np.int64]
+    end_at: NDArray[np.int64]
+    ride: NDArray[np.int64]
+
+
+def _ends(
+    kept: KeptFixes,
+    motion: _Motion,
+    member: _Membership,
+    trips: _Bounds,
+    rides: Rides | None,
+) -> _Ends:
+    """A motion trip runs from its first fix to the parked fix where it stopped; a ride trip
+    has its ride's times, a lost event replaced by the first (last) moving fix."""
+    t = kept.t_ms
+    start_at = np.where(trips.stood_before, trips.before, trips.first)
+    end_at = np.where(trips.stopped_after, trips.after, trips.last)
+    ends = _Ends(
+        start_ms=t[trips.first].copy(),
+        end_ms=t[end_at].copy(),
+        start_at=start_at,
+        end_at=end_at,
+        ride=np.full(len(trips), -1, dtype=np.int64),
+    )
+    ev = trips.from_events
+    if rides is None or member.ride_of is None or not ev.any():
+        return ends
+    r = member.ride_of[trips.first[ev]]
+    ends.ride[ev] = r
+    ends.start_ms[ev] = rides.start_ms[r]
+    ends.end_ms[ev] = rides.end_ms[r]
+    start_lost, end_lost = rides.start_inferred[r], rides.end_inferred[r]
+    if start_lost.any() or end_lost.any():
+        bounds = trips.reduce_at(len(kept))
+        position = np.arange(len(kept), dtype=np.int64)
+        first_moving = np.minimum.reduceat(np.where(motion.moving, position, _NONE), bounds)
+        last_moving = np.maximum.reduceat(np.where(motion.moving, position, -1), bounds)
+        first_moving = np.where(first_moving[0::2] == _NONE, trips.first, first_moving[0::2])
+        last_moving = np.where(last_moving[0::2] < 0, trips.last, last_moving[0::2])
+        first_moving, last_moving = first_moving[ev], last_moving[ev]
+        ends.start_ms[ev] = np.where(start_lost, t[first_moving], ends.start_ms[ev])
+        ends.end_ms[ev] = np.where(end_lost, t[last_moving], ends.end_ms[ev])
+        ends.start_at[ev] = np.where(start_lost, first_moving, ends.start_at[ev])
+        ends.end_at[ev] = np.where(end_lost, last_moving, ends.end_at[ev])
+    return ends
+
+
+def _dropped_per_trip(
+    track: Track,
+    reason: NDArray[np.int8],
+    vehicle: NDArray[np.int64],
+    start_ms: NDArray[np.int64],
+    end_ms: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Dropped fixes inside each trip's time span, per reason, shape (k, len(DROP_REASONS))."""
+    r = len(DROP_REASONS)
+    k = vehicle.shape[0]
+    dropped = np.flatnonzero(reason > 0)
+    if dropped.size == 0 or k == 0:
+        return np.zeros((k, r), dtype=np.int64)
+    key = time_key(track.vehicle[dropped], track.t_ms[dropped])
+    trip = np.searchsorted(time_key(vehicle, start_ms), key, side="right") - 1
+    inside = (trip >= 0) & (key <= time_key(vehicle, end_ms)[np.maximum(trip, 0)])
+    cell = trip[inside] * r + (reason[dropped][inside].astype(np.int64) - 1)
+    return np.bincount(cell, minlength=k * r).reshape(k, r).astype(np.int64)
 
 
 def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segmentation:
@@ -491,8 +344,8 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
         Fixes of many vehicles in (vehicle, time) order.
     rules : TripRules
     rides : Rides, optional
-        Ride intervals (:func:`pair_ride_events`). A vehicle with at least one ride here has
-        its trips defined by its rides; every other vehicle by motion.
+        Ride intervals (:func:`fleet.rides.pair_ride_events`). A vehicle with at least one
+        ride here has its trips defined by its rides; every other vehicle by motion.
 
     Returns
     -------
@@ -500,7 +353,7 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
 
     Notes
     -----
-    On the kept fixes (:func:`filter_fixes`):
+    On the kept fixes (:func:`fleet.fixes.keep_fixes`):
 
     * ``moving``: reported speed (else implied speed) >= ``moving_speed_kmh``;
     * ``gap``: more than ``max_gap_s`` since the previous fix of the same vehicle;
@@ -526,241 +379,41 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     >>> len(seg.trips), int(seg.trips.start_ms[0]), int(seg.trips.end_ms[0])
     (1, 200000, 500000)
     """
-    reason, kept = _filter(track, rules)
-    k_idx = kept.keep
-    v, t = kept.vehicle, kept.t_ms
-    m = v.shape[0]
-    new_vehicle, seg, dt = kept.new_vehicle, kept.seg, kept.dt
-
-    speed = track.speed_kmh if k_idx is None else track.speed_kmh[k_idx]
-    spd = np.where(np.isfinite(speed), speed, kept.implied)
-    moving = spd >= rules.moving_speed_kmh
-    gap = dt > rules.max_gap_s
-    brk = new_vehicle | gap
-    stat = ~moving
-
-    # Runs of non-moving fixes, and which of them are parkings.
-    prev_stat = np.zeros(m, dtype=bool)
-    prev_stat[1:] = stat[:-1]
-    run_start = stat & (brk | ~prev_stat)
-    nxt_cut = np.ones(m, dtype=bool)
-    np.logical_or(brk[1:], moving[1:], out=nxt_cut[:-1])
-    run_last = stat & nxt_cut
-    rs = np.flatnonzero(run_start)
-    rl = np.flatnonzero(run_last)
-    after = np.minimum(rl + 1, max(m - 1, 0))
-    has_after = rl + 1 < m
-    resumed = has_after & ~brk[after]
-    by_gap = has_after & gap[after]
-    run_end_t = np.where(resumed, t[after], t[rl])
-    parked_run = ((run_end_t - t[rs]) >= rules.min_parking_s * 1000.0) | by_gap
-    up = np.zeros(m + 1, dtype=np.int8)
-    up[rs[parked_run]] = 1
-    down = np.zeros(m + 1, dtype=np.int8)
-    down[rl[parked_run] + 1] = 1
-    up -= down
-    parked = np.cumsum(up[:m], dtype=np.int8).view(bool)
-
-    # Ride intervals for the vehicles whose fleet sends ride events.
-    with_rides = rides is not None and len(rides) > 0
-    if with_rides and rides is not None:
-        key = _pack(v, t)
-        r_start = _pack(rides.vehicle, rides.start_ms)
-        r_end = _pack(rides.vehicle, rides.end_ms)
-        j = np.searchsorted(r_start, key, side="right") - 1
-        jc = np.maximum(j, 0)
-        ride_of = np.where((j >= 0) & (key <= r_end[jc]), j, -1)
-        by_events = np.isin(v, np.unique(rides.vehicle))
-        in_trip = np.where(by_events, ride_of >= 0, ~parked)
-        prev_ride = np.full(m, -1, dtype=np.int64)
-        prev_ride[1:] = ride_of[:-1]
-        cut = np.where(by_events, ride_of != prev_ride, gap)
+    reason, kept = keep_fixes(track, rules)
+    motion = _motion(track, kept, rules)
+    member = _membership(kept, motion, rides)
+    bounds = _bounds(kept, motion, member)
+    distance = _distance_km(kept, motion, bounds)
+    ends = _ends(kept, motion, member, bounds, rides)
+    duration = np.asarray((ends.end_ms - ends.start_ms) * 1e-3, dtype=np.float64)
+    if len(bounds):
+        max_speed = np.maximum.reduceat(motion.speed_kmh, bounds.reduce_at(len(kept)))[0::2]
     else:
-        in_trip = ~parked
-        cut = gap
-    prev_in = np.zeros(m, dtype=bool)
-    prev_in[1:] = in_trip[:-1]
-    starts = in_trip & (new_vehicle | ~prev_in | cut)
-    first = np.flatnonzero(starts)
-    k = first.shape[0]
-    ends = np.ones(m, dtype=bool)
-    np.logical_or(starts[1:], ~in_trip[1:], out=ends[:-1])
-    last = np.flatnonzero(in_trip & ends)
-    ev = by_events[first] if with_rides else np.zeros(k, dtype=bool)
+        max_speed = np.zeros(0, dtype=np.float64)
 
-    # The parked fix before a trip (where it stood) and after it (where it stopped).
-    before = np.maximum(first - 1, 0)
-    lead = (first > 0) & ~new_vehicle[first] & ~in_trip[before] & (ev | ~gap[first])
-    after_t = np.minimum(last + 1, max(m - 1, 0))
-    tail = (last + 1 < m) & ~new_vehicle[after_t] & ~in_trip[after_t]
-    tail &= ev | ~gap[after_t]
-
-    # Distance: the steps a trip owns, from the one reaching its first fix (or leaving the
-    # fix before it) to the one reaching its last fix (or the fix after it), except steps
-    # between two non-moving fixes.
-    moving_step = moving.copy()
-    moving_step[1:] |= moving[:-1]
-    # (A sum over each trip's own range, never a difference of running totals: the result
-    # must not depend on where the loaded window starts, or rebuilds would churn.)
-    counted = np.zeros(m + 1, dtype=np.float64)  # one trailing 0: every bound is valid
-    np.copyto(counted[:m], seg, where=moving_step)
-    lo = first + 1 - lead
-    hi = last + tail + 1
-    pairs = np.empty(2 * k, dtype=np.int64)
-    pairs[0::2] = lo
-    pairs[1::2] = hi
-    distance = np.zeros(k, dtype=np.float64)
-    if k:
-        distance = np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0.0)
-
-    # Per-trip maxima over the fixes inside each trip: [first, last] in kept order.
-    bounds = np.empty(2 * k, dtype=np.int64)
-    bounds[0::2] = first
-    bounds[1::2] = last + 1
-    if k and bounds[-1] == m:
-        bounds = bounds[:-1]
-    max_speed = np.maximum.reduceat(spd, bounds)[0::2] if k else np.zeros(0, dtype=np.float64)
-    fixes_used = (last - first + 1).astype(np.int64)
-
-    start_i = np.where(lead, before, first)
-    end_i = np.where(tail, after_t, last)
-    start_ms = t[first].copy()
-    end_ms = t[end_i].copy()
-    ride = np.full(k, -1, dtype=np.int64)
-    if with_rides and rides is not None and ev.any():
-        r = ride_of[first[ev]]
-        ride[ev] = r
-        s_inf, e_inf = rides.start_inferred[r], rides.end_inferred[r]
-        start_ms[ev] = rides.start_ms[r]
-        end_ms[ev] = rides.end_ms[r]
-        if s_inf.any() or e_inf.any():
-            idx = np.arange(m, dtype=np.int64)
-            fm = np.minimum.reduceat(np.where(moving, idx, _BIG), bounds)[0::2]
-            lm = np.maximum.reduceat(np.where(moving, idx, -1), bounds)[0::2]
-            first_moving = np.where(fm == _BIG, first, fm)[ev]
-            last_moving = np.where(lm < 0, last, lm)[ev]
-            start_ms[ev] = np.where(s_inf, t[first_moving], start_ms[ev])
-            end_ms[ev] = np.where(e_inf, t[last_moving], end_ms[ev])
-            start_i[ev] = np.where(s_inf, first_moving, start_i[ev])
-            end_i[ev] = np.where(e_inf, last_moving, end_i[ev])
-    duration = np.asarray((end_ms - start_ms) * 1e-3, dtype=np.float64)
-    source = ev.astype(np.int8)
-
-    keep_trip = ev | ((distance >= rules.min_trip_km) & (duration >= rules.min_trip_s))
-    sel = np.flatnonzero(keep_trip)
-
-    def orig(i: NDArray[np.int64]) -> NDArray[np.int64]:
-        return i if k_idx is None else k_idx[i]
-
-    t_veh = v[first[sel]]
-    s_ms, e_ms = start_ms[sel], end_ms[sel]
-    dropped = _dropped_per_trip(track, reason, t_veh, s_ms, e_ms)
+    long_enough = (distance >= rules.min_trip_km) & (duration >= rules.min_trip_s)
+    sel = np.flatnonzero(bounds.from_events | long_enough)
+    vehicle = kept.vehicle[bounds.first[sel]]
+    start_ms, end_ms = ends.start_ms[sel], ends.end_ms[sel]
     dur = duration[sel]
     dist = distance[sel]
     avg = np.zeros_like(dist)
     np.divide(dist * 3600.0, dur, out=avg, where=dur > 0)
     trips = TripArrays(
-        vehicle=t_veh,
-        source=source[sel],
-        ride=ride[sel],
-        start_ms=s_ms,
-        end_ms=e_ms,
-        start_idx=orig(start_i[sel]),
-        end_idx=orig(end_i[sel]),
-        first_idx=orig(first[sel]),
-        last_idx=orig(last[sel]),
+        vehicle=vehicle,
+        source=bounds.from_events.astype(np.int8)[sel],
+        ride=ends.ride[sel],
+        start_ms=start_ms,
+        end_ms=end_ms,
+        start_idx=kept.in_track(ends.start_at[sel]),
+        end_idx=kept.in_track(ends.end_at[sel]),
+        first_idx=kept.in_track(bounds.first[sel]),
+        last_idx=kept.in_track(bounds.last[sel]),
         distance_km=dist,
         duration_s=dur,
         avg_speed_kmh=avg,
         max_speed_kmh=max_speed[sel].astype(np.float64),
-        fixes_used=fixes_used[sel],
-        dropped=dropped,
+        fixes_used=(bounds.last - bounds.first + 1).astype(np.int64)[sel],
+        dropped=_dropped_per_trip(track, reason, vehicle, start_ms, end_ms),
     )
     return Segmentation(reason=reason, trips=trips)
-
-
-def _dropped_per_trip(
-    track: Track,
-    reason: NDArray[np.int8],
-    vehicle: NDArray[np.int64],
-    start_ms: NDArray[np.int64],
-    end_ms: NDArray[np.int64],
-) -> NDArray[np.int64]:
-    r = len(DROP_REASONS)
-    k = vehicle.shape[0]
-    d = np.flatnonzero(reason > 0)
-    if d.size == 0 or k == 0:
-        return np.zeros((k, r), dtype=np.int64)
-    key = _pack(track.vehicle[d], track.t_ms[d])
-    j = np.searchsorted(_pack(vehicle, start_ms), key, side="right") - 1
-    hit = (j >= 0) & (key <= _pack(vehicle, end_ms)[np.maximum(j, 0)])
-    flat = j[hit] * r + (reason[d][hit].astype(np.int64) - 1)
-    return np.bincount(flat, minlength=k * r).reshape(k, r).astype(np.int64)
-
-
-def odometer_check(
-    distance_km: ArrayLike,
-    odo_start_km: ArrayLike,
-    odo_end_km: ArrayLike,
-    rules: TripRules,
-) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """The odometer's distance per trip, and whether it disagrees with the GPS distance.
-
-    Parameters
-    ----------
-    distance_km : array_like of float, shape (k,)
-        GPS (haversine) distance, km.
-    odo_start_km, odo_end_km : array_like of float, shape (k,)
-        Odometer at the trip's start and end fixes, km; NaN when absent.
-
-    Returns
-    -------
-    odometer_km : ndarray of float64, shape (k,)
-        ``odo_end - odo_start``, NaN where either is absent or the difference is negative.
-    flagged : ndarray of bool, shape (k,)
-        ``|distance - odometer| > odometer_tolerance * odometer`` and
-        ``> odometer_floor_km``; False where the odometer is absent.
-
-    Examples
-    --------
-    >>> odometer_check([5.0, 5.0], [100.0, 100.0], [105.2, 107.0], TripRules())[1].tolist()
-    [False, True]
-    """
-    dist = np.asarray(distance_km, dtype=np.float64)
-    odo = np.asarray(odo_end_km, dtype=np.float64) - np.asarray(odo_start_km, dtype=np.float64)
-    odo = np.where(odo >= 0, odo, np.nan)
-    diff = np.abs(dist - odo)
-    flagged = np.isfinite(odo) & (diff > rules.odometer_tolerance * odo)
-    flagged &= diff > rules.odometer_floor_km
-    return odo, flagged
-
-
-def energy_kwh(
-    soc_start_pct: ArrayLike, soc_end_pct: ArrayLike, battery_kwh: ArrayLike
-) -> NDArray[np.float64]:
-    """Energy drawn from the battery during each trip.
-
-    Parameters
-    ----------
-    soc_start_pct, soc_end_pct : array_like of float, shape (k,)
-        State of charge at the trip's start and end fixes, %; NaN when absent.
-    battery_kwh : array_like of float, shape (k,)
-        Usable capacity of each trip's battery, kWh.
-
-    Returns
-    -------
-    ndarray of float64, shape (k,)
-        ``max(soc_start - soc_end, 0) / 100 * battery_kwh`` in kWh; NaN when a SoC is absent.
-
-    Notes
-    -----
-    A trip never charges: a SoC that rose (regenerative braking, sensor noise, a charger
-    plugged in at the end) counts as 0, so charging is never subtracted from consumption.
-
-    Examples
-    --------
-    >>> energy_kwh([80.0, 50.0], [70.0, 52.0], [2.0, 2.0]).tolist()
-    [0.2, 0.0]
-    """
-    drop = np.asarray(soc_start_pct, dtype=np.float64) - np.asarray(soc_end_pct, np.float64)
-    return np.asarray(np.maximum(drop, 0.0) / 100.0 * np.asarray(battery_kwh, np.float64))

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fleet.segmentation import Segmentation, Track
+from fleet.rules import TripRules
+from fleet.segmentation import Segmentation
+from fleet.track import Track
 
 __all__ = ["STATES", "VehicleStates", "vehicle_states"]
 
@@ -53,8 +55,7 @@ def vehicle_states(
     track: Track,
     seg: Segmentation,
     now_ms: int,
-    offline_after_s: float,
-    moving_speed_kmh: float,
+    rules: TripRules,
     charging: ArrayLike | None = None,
 ) -> VehicleStates:
     """The state of every vehicle in ``track``, vectorised.
@@ -66,10 +67,9 @@ def vehicle_states(
         ``segment(track, ...)``.
     now_ms : int
         Build time, ms since the epoch.
-    offline_after_s : float
-        A vehicle silent for longer than this, in s, is ``offline``.
-    moving_speed_kmh : float
-        The rules' moving threshold.
+    rules : TripRules
+        ``offline_after_s`` (a vehicle silent for longer is ``offline``) and
+        ``moving_speed_kmh`` (the moving threshold).
     charging : array_like of int, optional
         Vehicles whose latest charge event is ``charge_start``.
 
@@ -82,6 +82,15 @@ def vehicle_states(
     ``offline`` when ``now - last fix > offline_after_s``; else ``charging`` when a charge
     session is open; else ``riding`` when the last kept fix belongs to a trip or moves
     (reported speed >= threshold); else ``parked``.
+
+    Examples
+    --------
+    >>> from fleet.segmentation import segment
+    >>> track = Track.from_arrays([1, 1, 2], [0, 60_000, 0], [32.0] * 3, [-7.9] * 3, [0.0] * 3)
+    >>> rules = TripRules()
+    >>> states = vehicle_states(track, segment(track, rules), 120_000, rules, charging=[2])
+    >>> [STATES[s] for s in states.state.tolist()]
+    ['parked', 'charging']
     """
     n = len(track)
     if n == 0:
@@ -102,13 +111,13 @@ def vehicle_states(
     soc = np.where(last_soc >= 0, track.soc_pct[np.maximum(last_soc, 0)], np.nan)
     odo = np.where(last_odo >= 0, track.odometer_km[np.maximum(last_odo, 0)], np.nan)
     last_ms = track.t_ms[last_any]
-    riding = has_kept & ((seg.trip[safe] >= 0) | (track.speed_kmh[safe] >= moving_speed_kmh))
+    riding = has_kept & ((seg.trip[safe] >= 0) | (track.speed_kmh[safe] >= rules.moving_speed_kmh))
     is_charging = (
         np.isin(vehicles, np.asarray(charging, dtype=np.int64))
         if charging is not None
         else np.zeros(vehicles.shape[0], dtype=bool)
     )
-    offline = (now_ms - last_ms) > offline_after_s * 1000.0
+    offline = (now_ms - last_ms) > rules.offline_after_s * 1000.0
     state = np.where(
         offline,
         STATES.index("offline"),

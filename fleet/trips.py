@@ -32,20 +32,15 @@ import structlog
 from numpy.typing import NDArray
 
 from fleet import queries as q
+from fleet.battery import energy_kwh
+from fleet.distance import odometer_check
+from fleet.fixes import DROP_REASONS
 from fleet.geofence import Zone, Zones
+from fleet.rides import Rides, pair_ride_events
 from fleet.rules import TripRules
-from fleet.segmentation import (
-    DROP_REASONS,
-    SOURCES,
-    Rides,
-    Segmentation,
-    Track,
-    energy_kwh,
-    odometer_check,
-    pair_ride_events,
-    segment,
-)
-from fleet.state import STATES, vehicle_states
+from fleet.segmentation import SOURCES, Segmentation, segment
+from fleet.state import STATES, VehicleStates, vehicle_states
+from fleet.track import Track
 
 __all__ = ["BuildReport", "Co2Method", "TripFrame", "build_trips", "trip_frame"]
 
@@ -120,9 +115,10 @@ def trip_frame(
     seg: Segmentation,
     rides: Rides | None,
     rules: TripRules,
-    zones: Zones | None,
+    *,
     battery_kwh: NDArray[np.float64],
-    profile: Co2Method | None,
+    zones: Zones | None = None,
+    profile: Co2Method | None = None,
     select: NDArray[np.bool_] | None = None,
 ) -> TripFrame:
     """All columns of the ``trips`` table for the segmented trips, vectorised.
@@ -132,11 +128,11 @@ def trip_frame(
     track, seg, rides
         The input and result of :func:`fleet.segmentation.segment`.
     rules : TripRules
-    zones : Zones or None
-        Start and end zones (None: no zones).
     battery_kwh : ndarray of float64, shape (k,)
         Each trip's battery capacity, kWh.
-    profile : Co2Method or None
+    zones : Zones, optional
+        Start and end zones (None: no zones).
+    profile : Co2Method, optional
         CO2 per trip; None leaves the CO2 columns NULL.
     select : ndarray of bool, shape (k,), optional
         Which trips to keep (default all).
@@ -303,6 +299,62 @@ def build_trips(
     return report
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every batch of one run shares."""
+
+    conn: q.Conn
+    rules: TripRules
+    profile: Co2Method | None
+    now_ms: int
+    zones: Zones
+    report: BuildReport
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Vehicles with new telemetry (or a tail to settle), in key order, shape (v,) each."""
+
+    vehicles: NDArray[np.int64]
+    first_new_ms: NDArray[np.int64]  # earliest device time of the new fixes
+    received_until: NDArray[np.int64]  # latest received_at seen (ms), -1 when none
+    new_fixes: NDArray[np.int64]
+
+    def batches(self, max_fixes: int) -> list[_Pending]:
+        """Runs of vehicles holding about ``max_fixes`` new fixes each (one batch in the
+        usual run; several for a backfill), a vehicle never split."""
+        batch = (np.cumsum(self.new_fixes) - self.new_fixes) // int(max_fixes)
+        return [self._pick(batch == b) for b in np.unique(batch).tolist()]
+
+    def _pick(self, pick: NDArray[np.bool_]) -> _Pending:
+        return _Pending(
+            self.vehicles[pick],
+            self.first_new_ms[pick],
+            self.received_until[pick],
+            self.new_fixes[pick],
+        )
+
+
+def _pending(conn: q.Conn, rules: TripRules, now_ms: int) -> _Pending | None:
+    """The vehicles to build: new arrivals since their watermark, and settling tails."""
+    settled_ms = now_ms - int(rules.settle_s * 1000)
+    arrivals = q.new_arrivals(conn, rules.received_margin_s)
+    settling = q.settling_vehicles(conn, settled_ms)
+    veh = np.array([a[0] for a in arrivals] + [s[0] for s in settling], dtype=np.int64)
+    if not veh.size:
+        return None
+    earliest = np.array([a[1] for a in arrivals] + [s[1] for s in settling], np.int64)
+    vehicles, inverse = np.unique(veh, return_inverse=True)
+    first_new = np.full(vehicles.size, _BIG, dtype=np.int64)
+    np.minimum.at(first_new, inverse, earliest)
+    received = np.full(vehicles.size, -1, dtype=np.int64)
+    rx = np.array([-1 if a[2] is None else a[2] for a in arrivals], dtype=np.int64)
+    np.maximum.at(received, inverse[: len(arrivals)], rx)
+    fixes = np.zeros(vehicles.size, dtype=np.int64)
+    np.add.at(fixes, inverse[: len(arrivals)], [a[3] for a in arrivals])
+    return _Pending(vehicles, first_new, received, fixes)
+
+
 def _run(
     conn: q.Conn,
     rules: TripRules,
@@ -311,54 +363,48 @@ def _run(
     zone_list: list[Zone] | None,
 ) -> BuildReport:
     report = BuildReport()
-    settled_ms = now_ms - int(rules.settle_s * 1000)
-    arrivals = q.new_arrivals(conn, rules.received_margin_s)
-    settling = q.settling_vehicles(conn, settled_ms)
-    veh = np.array([a[0] for a in arrivals] + [s[0] for s in settling], dtype=np.int64)
-    if veh.size:
-        earliest = np.array([a[1] for a in arrivals] + [s[1] for s in settling], np.int64)
-        vehicles, inverse = np.unique(veh, return_inverse=True)
-        first_new = np.full(vehicles.size, _BIG, dtype=np.int64)
-        np.minimum.at(first_new, inverse, earliest)
-        received = np.full(vehicles.size, -1, dtype=np.int64)
-        rx = np.array([-1 if a[2] is None else a[2] for a in arrivals], dtype=np.int64)
-        np.maximum.at(received, inverse[: len(arrivals)], rx)
-        fixes = np.zeros(vehicles.size, dtype=np.int64)
-        np.add.at(fixes, inverse[: len(arrivals)], [a[3] for a in arrivals])
+    pending = _pending(conn, rules, now_ms)
+    if pending is not None:
         zones = Zones(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
         )
-        # Batches of vehicles holding about max_fixes_per_batch new fixes each (one batch
-        # in the usual run; several for a backfill), a vehicle never split.
-        batch = (np.cumsum(fixes) - fixes) // int(rules.max_fixes_per_batch)
-        for b in np.unique(batch).tolist():
-            pick = batch == b
-            _batch(
-                conn, rules, profile, now_ms, zones, vehicles[pick], first_new[pick],
-                received[pick], report,
-            )  # fmt: skip
+        run = _Run(conn, rules, profile, now_ms, zones, report)
+        for batch in pending.batches(rules.max_fixes_per_batch):
+            _build_batch(run, batch)
     with conn.transaction():
         q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
     return report
 
 
-def _batch(
-    conn: q.Conn,
-    rules: TripRules,
-    profile: Co2Method | None,
-    now_ms: int,
-    zones: Zones,
-    vehicles: NDArray[np.int64],
-    first_new: NDArray[np.int64],
-    received: NDArray[np.int64],
-    report: BuildReport,
-) -> None:
+def _state_rows(states: VehicleStates) -> list[tuple[Any, ...]]:
+    """``vehicle_state`` rows: NaN as NULL, the last fix time as a UTC datetime."""
+
+    def nullable(values: NDArray[np.float64]) -> list[float | None]:
+        return [None if v != v else v for v in values.tolist()]
+
+    return list(
+        zip(
+            states.vehicle.tolist(),
+            [STATES[s] for s in states.state.tolist()],
+            nullable(states.lat),
+            nullable(states.lon),
+            nullable(states.soc_pct),
+            nullable(states.odometer_km),
+            [datetime.fromtimestamp(ms / 1000, UTC) for ms in states.last_ms.tolist()],
+            strict=True,
+        )
+    )
+
+
+def _build_batch(run: _Run, batch: _Pending) -> None:
+    """Rebuild one batch of vehicles and write its trips, watermarks and states at once."""
+    conn, rules, vehicles = run.conn, run.rules, batch.vehicles
     context_ms = int(rules.context_s * 1000)
-    settled_ms = now_ms - int(rules.settle_s * 1000)
-    info = q.rebuild_from(conn, vehicles.tolist(), first_new.tolist(), rules.context_s)
+    settled_ms = run.now_ms - int(rules.settle_s * 1000)
+    info = q.rebuild_from(conn, vehicles.tolist(), batch.first_new_ms.tolist(), rules.context_s)
     closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
     first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
-    rebuild = np.minimum(np.minimum(first_new, closed_until), first_trip)
+    rebuild = np.minimum(np.minimum(batch.first_new_ms, closed_until), first_trip)
     load_from = rebuild - context_ms
 
     cols = q.copy_fixes(conn, vehicles.tolist(), load_from.tolist())
@@ -389,20 +435,17 @@ def _batch(
         [capacity.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
         dtype=np.float64,
     )
-    frame = trip_frame(track, seg, rides, rules, zones, cap[tv], profile, final)
-    states = vehicle_states(
-        track, seg, now_ms, rules.offline_after_s, rules.moving_speed_kmh, charging
+    frame = trip_frame(
+        track,
+        seg,
+        rides,
+        rules,
+        zones=run.zones,
+        battery_kwh=cap[tv],
+        profile=run.profile,
+        select=final,
     )
-    state_rows = list(
-        zip(
-            states.vehicle.tolist(),
-            [STATES[s] for s in states.state.tolist()],
-            *[[None if v != v else v for v in a.tolist()] for a in
-              (states.lat, states.lon, states.soc_pct, states.odometer_km)],
-            [datetime.fromtimestamp(ms / 1000, UTC) for ms in states.last_ms.tolist()],
-            strict=True,
-        )
-    )  # fmt: skip
+    states = vehicle_states(track, seg, run.now_ms, rules, charging)
 
     with conn.transaction():
         inserted, updated, deleted = q.upsert_trips(
@@ -412,10 +455,11 @@ def _batch(
             conn,
             vehicles.tolist(),
             new_closed_until.tolist(),
-            [None if r < 0 else r for r in received.tolist()],
+            [None if r < 0 else r for r in batch.received_until.tolist()],
         )
-        q.upsert_vehicle_state(conn, state_rows)
+        q.upsert_vehicle_state(conn, _state_rows(states))
 
+    report = run.report
     counts = np.bincount(seg.reason, minlength=len(DROP_REASONS) + 1)[1:]
     report.vehicles += int(vehicles.size)
     report.fixes += n

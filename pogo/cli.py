@@ -10,8 +10,8 @@ from typing import NoReturn
 import click
 import psycopg
 
-from city.errors import CityError
-from fleet.errors import FleetError
+from city import CityError
+from fleet import FleetError
 from pogo.commands._context import AppContext
 from pogo.commands.db import db
 from pogo.commands.demo import demo

@@ -27,7 +27,7 @@ from psycopg import sql
 
 import emissions
 import simulators
-from fleet.store import upgrade
+from fleet import upgrade
 
 VERSION = "v1"
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -36,12 +36,16 @@ def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, 
     source = "POGO fleet telemetry: trips built by the trip builder, CO2 as stored per trip"
     values = row or {"riders": 0, "distance_km": 0.0, "trips": 0, "co2_avoided_kg": 0.0}
     rows = [
-        ("people", "People who used the electric motorcycles (distinct riders)",
-         float(values["riders"]), "people"),
+        (
+            "people",
+            "People who used the electric motorcycles (distinct riders)",
+            float(values["riders"]),
+            "people",
+        ),
         ("km", "Kilometres travelled", float(values["distance_km"]), "km"),
         ("trips", "Trips", float(values["trips"]), "trips"),
         ("co2-avoided", "CO2 emissions avoided", float(values["co2_avoided_kg"]) / 1000, "t CO2"),
-    ]  # fmt: skip
+    ]
     return {
         "programme_id": LIVE_ID,
         "name": "POGO electric-vehicle project (live, from the fleet's telemetry)",

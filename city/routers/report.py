@@ -157,6 +157,19 @@ async def figures_csv(
     return _csv(rows, "pogo-figures.csv")
 
 
+_LEARNING_CITY_CSV_COLUMNS = (
+    "programme_id",
+    "programme",
+    "indicator_id",
+    "indicator",
+    "qualifier",
+    "value",
+    "unit",
+    "period",
+    "source",
+)
+
+
 @router.get("/report/learning-city.csv", response_class=Response)
 async def learning_city_csv(
     figs: Figures, config: Config, access: ReadAccess, from_: FromQ = None, to: ToQ = None
@@ -164,9 +177,7 @@ async def learning_city_csv(
     """Every programme table, the live POGO one included, as CSV (one row per indicator)."""
     win = await optional_window(figs, from_, to, config.max_window_days)
     tables = (await learning_city_tables(figs, win))["programmes"]
-    header = ["programme_id", "programme", "indicator_id", "indicator", "qualifier", "value",
-              "unit", "period", "source"]  # fmt: skip
-    rows: list[list[Any]] = [header]
+    rows: list[list[Any]] = [list(_LEARNING_CITY_CSV_COLUMNS)]
     for t in tables:
         for i in t["indicators"]:
             rows.append(

@@ -9,7 +9,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import click
 
-from fleet.store import StoreOptions
+from fleet import StoreOptions
 from pogo.logs import configure_logging
 from pogo.settings import Settings, load_settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from fleet.store import upgrade
+from fleet import upgrade
 from pogo.commands._context import pass_settings, store_options
 from pogo.settings import Settings
 

@@ -25,8 +25,7 @@ from pydantic import SecretStr
 
 import emissions
 from city.server import BackgroundServer
-from fleet import build_trips
-from fleet.store import upgrade
+from fleet import build_trips, upgrade
 from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
 from pogo.commands.ingest import ingest_config

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleet.rules import TripRules
-from fleet.segmentation import Rides, Track
+from fleet import Rides, Track, TripRules
 
 R_KM = 6371.0088
 

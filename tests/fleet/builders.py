@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from fleet.segmentation import Track
+from fleet import Track
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 T0_MS = int(T0.timestamp() * 1000)

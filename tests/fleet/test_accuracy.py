@@ -16,9 +16,7 @@ from numpy.typing import NDArray
 
 import simulators
 from emissions import PROFILES
-from fleet.rules import TripRules
-from fleet.segmentation import Rides, Track, pair_ride_events, segment
-from fleet.trips import build_trips
+from fleet import Rides, Track, TripRules, build_trips, pair_ride_events, segment
 
 RULES = TripRules()
 WINDOW_MS = 60_000

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from fleet.errors import FleetError
-from fleet.geofence import Zone, Zones, load_geojson
+from fleet import FleetError, Zone, Zones, load_geojson
 
 
 def slow_zone(zones: list[Zone], lon: float, lat: float) -> str | None:

@@ -5,16 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fleet.errors import RulesError, TrackError
-from fleet.rules import TripRules
-from fleet.segmentation import (
-    DROP_REASONS,
-    Track,
-    energy_kwh,
-    odometer_check,
-    pair_ride_events,
-    segment,
-)
+from fleet import DROP_REASONS, RulesError, TripRules, pair_ride_events, segment
 from tests.fleet._reference import as_arrays, reference_segment
 from tests.fleet.builders import (
     KM_PER_DEG_LAT,
@@ -241,36 +232,12 @@ def test_fast_path_equals_the_loop_with_ride_events() -> None:
     assert set(seg.trips.source[np.isin(seg.trips.vehicle, [2, 4, 6, 8])]) == {1}
 
 
-def test_unsorted_track_is_refused() -> None:
-    """Fixes out of time order within a vehicle raise TrackError naming the order."""
-    with pytest.raises(TrackError, match="sorted"):
-        Track.from_arrays([1, 1], [2000, 1000], [32.0, 32.0], [-7.9, -7.9])
-
-
 def test_rules_are_validated() -> None:
     """A negative or non-finite rule raises RulesError naming it."""
     with pytest.raises(RulesError, match="min_parking_s"):
         TripRules(min_parking_s=-1)
     with pytest.raises(RulesError, match="max_gap_s"):
         TripRules(max_gap_s=float("inf"))
-
-
-def test_odometer_disagreement_is_flagged() -> None:
-    """A GPS distance 40 % off the odometer's is flagged; 4 % is not; no odometer, no flag."""
-    odo, flagged = odometer_check(
-        [5.0, 5.2, 5.0], [100.0, 100.0, np.nan], [105.0, 103.0, np.nan], RULES
-    )
-    assert flagged.tolist() == [False, True, False]
-    assert odo[0] == pytest.approx(5.0)
-    assert np.isnan(odo[2])
-
-
-def test_energy_from_soc_never_counts_charging() -> None:
-    """Energy is the SoC drop times capacity; a rising SoC gives 0, not negative energy."""
-    e = energy_kwh([80.0, 40.0, np.nan], [70.0, 45.0, 30.0], [2.3, 2.3, 2.3])
-    assert e[0] == pytest.approx(0.23)
-    assert e[1] == 0.0
-    assert np.isnan(e[2])
 
 
 def test_distance_is_close_to_truth_on_a_known_path() -> None:

@@ -10,8 +10,7 @@ import psycopg
 import pytest
 
 from emissions import PROFILES
-from fleet.rules import TripRules
-from fleet.trips import build_trips
+from fleet import TripRules, build_trips
 from tests.fleet.builders import (
     LAT0,
     at,
