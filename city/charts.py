@@ -6,26 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
+from city.presentation import format_tick, nice_ticks, quantity
+
 __all__ = ["bar_chart"]
 
 _W, _H = 720, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 28, 36
-
-
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    magnitude = 10.0 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return 10.0 * magnitude
-
-
-def _fmt(value: float) -> str:
-    if value >= 100 or value == int(value):
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
 
 
 def bar_chart(
@@ -35,7 +21,8 @@ def bar_chart(
 
     ``figure`` names the chart in ``data-figure`` (what a browser test looks for).
     """
-    top = _nice_max(max((v for _, v in points), default=0.0))
+    ticks = nice_ticks(max((v for _, v in points), default=0.0))
+    top, step = ticks[-1], ticks[1] - ticks[0]
     inner_w = _W - _LEFT - _RIGHT
     inner_h = _H - _TOP - _BOTTOM
     n = max(len(points), 1)
@@ -47,13 +34,12 @@ def bar_chart(
         f"<title>{escape(title)}</title>",
         f'<text x="{_LEFT}" y="16" class="chart-title">{escape(title)} ({escape(unit)})</text>',
     ]
-    for i in range(5):
-        value = top * i / 4
-        y = _TOP + inner_h - inner_h * i / 4
+    for value in ticks:
+        y = _TOP + inner_h - inner_h * value / top
         parts.append(
             f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
-            f"{_fmt(value)}</text>"
+            f"{format_tick(value, step)}</text>"
         )
     label_every = max(1, n // 8)
     for i, (when, value) in enumerate(points):
@@ -63,7 +49,7 @@ def bar_chart(
         parts.append(
             f'<rect x="{x + bar_w * 0.1:.2f}" y="{_TOP + inner_h - h:.2f}" '
             f'width="{max(bar_w * 0.8, 0.5):.2f}" height="{h:.2f}" class="bar" '
-            f'data-value="{value:.6g}"><title>{escape(label)}: {_fmt(value)} {escape(unit)}'
+            f'data-value="{value:.6g}"><title>{escape(label)}: {quantity(value, unit)}'
             f"</title></rect>"
         )
         if i % label_every == 0:

@@ -135,7 +135,7 @@ TD_LOSSES_TOOL05 = Factor(
     "fraction",
     "UNFCCC TOOL05 conservative default for project electricity consumption, as "
     "referenced by AMS-III.C when no grid-specific data are available",
-    "verify against TOOL05/AMS-III.C text before publication",
+    "the default where no grid-specific transmission and distribution losses are published",
 )
 CHARGING_EFFICIENCY = Factor(
     "charging_efficiency",

@@ -17,6 +17,7 @@ from city.cache import CachedFigures
 from city.charts import bar_chart
 from city.deps import Config, Figures
 from city.params import Window, check_buckets
+from city.presentation import mass, quantity
 from city.routers._shared import figures, optional_window
 from city.routers.learning_city import learning_city_tables
 
@@ -24,6 +25,8 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["report"])
 templates = Jinja2Templates(directory=FsPath(__file__).resolve().parent.parent / "templates")
+templates.env.filters["quantity"] = quantity
+templates.env.filters["mass"] = mass
 
 FromQ = Annotated[str | None, Query(alias="from", description="RFC 3339; default: all trips.")]
 ToQ = Annotated[str | None, Query(description="RFC 3339; default: all trips.")]
@@ -85,6 +88,10 @@ async def report(
         row = await figs.summary(win.start, win.end)
         stored = await figs.methodologies(win.start, win.end)
         fmt = _LABELS[chosen]
+        # The chart's CO2 in the unit its largest bar reads best in (kg, or t from a tonne).
+        largest_kg = max((float(r["co2_avoided_kg"]) for r in rows), default=0.0)
+        co2_unit = mass(largest_kg)[1]
+        co2_scale = 1000.0 if co2_unit == "t" else 1.0
         context.update(
             bucket=chosen,
             totals=figures(row),
@@ -110,8 +117,8 @@ async def report(
                 bar_chart(
                     "co2",
                     f"CO2 avoided per {chosen} (as stored per trip)",
-                    "kg",
-                    [(r["bucket_start"], float(r["co2_avoided_kg"])) for r in rows],
+                    co2_unit,
+                    [(r["bucket_start"], float(r["co2_avoided_kg"]) / co2_scale) for r in rows],
                     fmt,
                 ),
             ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import shutil
 import subprocess
@@ -12,9 +14,9 @@ import psycopg
 import pytest
 
 from city.server import BackgroundServer
+from tests.city.browser import CHROMIUM, FLAGS, chromium
 from tests.city.builders import t, trip, vehicle
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 
 
@@ -23,15 +25,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
+            *FLAGS,
             f"--user-data-dir={profile}",
             *args,
         ],
@@ -77,3 +71,98 @@ def test_report_renders_in_chromium_with_its_figures(
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
     if ARTIFACTS.is_dir():
         shutil.copyfile(shot, ARTIFACTS / "city-report.png")
+
+
+_LAYOUT = """(() => {
+  const box = (e) => (e ? e.getBoundingClientRect().height : 0);
+  const tables = [...document.querySelectorAll('table.programme')].map((t) => ({
+    id: t.dataset.programme,
+    height: box(t),
+    content: box(t.caption) + box(t.tHead) + [...t.tBodies].reduce((s, b) => s + box(b), 0),
+    tallestRow: Math.max(0, ...[...t.querySelectorAll('tbody tr')].map(box)),
+  }));
+  const sources = [...document.querySelectorAll('.source')];
+  const line = sources.length ? parseFloat(getComputedStyle(sources[0]).lineHeight) : 1;
+  return {
+    // The widest thing laid out, but for what scrolls inside its own box (.wide).
+    scrollWidth: Math.max(document.documentElement.scrollWidth,
+      ...[...document.querySelectorAll('body *')].filter((e) => !e.closest('.wide > *'))
+        .map((e) => e.getBoundingClientRect().right)),
+    widest: [...document.querySelectorAll('body *')].filter((e) => !e.closest('.wide > *'))
+      .sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right)[0]
+      .outerHTML.slice(0, 200),
+    innerWidth: window.innerWidth,
+    bodyLine: parseFloat(getComputedStyle(document.body).lineHeight),
+    tables,
+    sourceLines: Math.max(0, ...sources.map((s) => box(s) / line)),
+    values: [...document.querySelectorAll('table.programme td.num')]
+      .map((c) => c.textContent.trim()),
+    co2: document.querySelector('[data-figure="co2_avoided"]').textContent.trim(),
+    ticks: [...document.querySelectorAll('svg.chart text.tick[text-anchor="end"]')]
+      .map((t) => t.textContent),
+    text: document.body.innerText,
+  };
+})()"""
+
+
+def _png_width(path: Path) -> int:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+@pytest.mark.parametrize(
+    ("width", "mobile"), [(1280, False), (390, True)], ids=["desktop", "phone"]
+)
+def test_report_reads_well_at_desktop_and_phone_widths(
+    db: psycopg.Connection,
+    live_server: BackgroundServer,
+    tmp_path: Path,
+    width: int,
+    mobile: bool,
+) -> None:
+    """Laid out by Chromium at a desktop and a phone width: nothing overflows sideways, each
+    programme table is as tall as its own rows, sources stay short, units agree with their
+    number, CO2 reads in kg or tonnes (never 0.00), axis ticks are round, no draft note shows;
+    a whole-page screenshot at that width is taken."""
+    v = vehicle(db)
+    for day in range(3):
+        trip(db, v, t("2025-04-01T07:00") + timedelta(days=day), km=12.5, rider=f"r{day}")
+    url = f"{live_server.url}/report"
+    with chromium(tmp_path / "profile") as page:
+        page.open(url, width=width, height=900, mobile=mobile)
+        layout = page.evaluate(_LAYOUT)
+        shot = tmp_path / f"report-{width}.png"
+        page.screenshot(shot)
+
+    assert layout["scrollWidth"] <= layout["innerWidth"], layout["widest"]
+    assert layout["tables"]
+    for table in layout["tables"]:
+        assert table["height"] <= table["content"] + 4, f"{table['id']} is stretched"
+        assert table["tallestRow"] <= layout["bodyLine"] * 9, table
+    assert layout["sourceLines"] <= (6 if mobile else 3)
+    for value in layout["values"]:
+        assert not re.search(r"(^|\s)1 [a-z]+s$", value), f"{value!r}: one of a thing, plural"
+    assert re.fullmatch(r"[\d,.]+ (kg|tonnes)", layout["co2"]), layout["co2"]
+    assert not layout["co2"].startswith("0.0")
+    assert layout["ticks"]
+    charts: list[list[float]] = []
+    for tick in layout["ticks"]:
+        value = float(tick.replace(",", ""))
+        if value == 0:
+            charts.append([])
+        charts[-1].append(value)
+    assert len(charts) == 3
+    for ticks in charts:
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1, ticks
+        (step,) = steps
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 9) in (1, 2, 5), ticks  # never 12.5 / 37.5
+    assert "before publication" not in layout["text"]
+    assert _png_width(shot) == width
+    assert shot.stat().st_size > 20_000
+    if ARTIFACTS.is_dir():
+        shutil.copyfile(shot, ARTIFACTS / f"city-report-{'phone' if mobile else 'desktop'}.png")
