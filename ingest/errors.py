@@ -43,6 +43,7 @@ class Reason(StrEnum):
     BAD_EVENT = "bad_event"  # an event without a known type, or with wrong ride_id/rider
     BAD_STATUS = "bad_status"  # a status that is not online/offline
     DB_REJECTED = "db_rejected"  # the database refused a row that passed validation
+    INTERNAL_ERROR = "internal_error"  # the ingester failed on it in a way nobody foresaw (a bug)
 
 
 class IngestError(Exception):

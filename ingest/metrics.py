@@ -105,6 +105,22 @@ class IngestMetrics:
         self.connected = Gauge(
             "pogo_ingest_broker_connected", "1 while connected to the broker", registry=r
         )
+        self.connect_failures = Counter(
+            "pogo_ingest_broker_connect_failures",
+            "Broker connection attempts that failed (unreachable, refused, TLS...)",
+            registry=r,
+        )
+        self.session_takeovers = Counter(
+            "pogo_ingest_session_takeovers",
+            "Disconnections because another client connected with this ingester's client id",
+            registry=r,
+        )
+        self.unwritable = Counter(
+            "pogo_ingest_unwritable_messages",
+            "Messages the database refused even as a dead letter: logged with their digest, "
+            "acknowledged and otherwise dropped (should stay 0)",
+            registry=r,
+        )
         for result in MESSAGE_RESULTS:
             self.messages.labels(result)
         for result in POINT_RESULTS:

@@ -185,7 +185,7 @@ class IngestProcess:
         ) as r:
             text = r.read().decode()
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        pattern = re.escape(name + (f"{{{want}}}" if want else "")) + r" ([0-9.e+-]+)"
+        pattern = r"(?m)^" + re.escape(name + (f"{{{want}}}" if want else "")) + r" ([0-9.e+-]+)"
         match = re.search(pattern, text)
         return float(match.group(1)) if match else 0.0
 
