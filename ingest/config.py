@@ -36,7 +36,7 @@ class IngestConfig:
     batch_points: int = 10_000
     flush_interval_s: float = 0.25
     queue_messages: int = 20_000
-    max_payload_bytes: int = 256 * 1024
+    max_payload_bytes: int = 1024 * 1024  # admits the largest batch of the contract (~370 KB)
     max_future_s: float = 300.0
     max_age_days: float = 3.0
     pool_size: int = 2

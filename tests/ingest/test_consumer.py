@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import random
+
+import orjson
 import psycopg
 
 from ingest import binary
+from ingest.payload import MAX_BATCH
 from ingest.topics import format_topic
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import full_point, now_ms, point, track
@@ -134,3 +140,56 @@ def test_single_point_messages_flush_on_time(
         wait_for(lambda: telemetry_count(db_url) == 3, timeout=5, what="three points")
         assert ing.value("pogo_ingest_batch_commit_seconds_count") >= 1
         assert ing.value("pogo_ingest_lag_seconds_count") == 3
+
+
+def _widest_batch(n: int = MAX_BATCH) -> list[dict[str, object]]:
+    """The largest batch the contract allows: every field, each float with 17 significant
+    digits, RFC 3339 times with nanoseconds and an offset, 19-digit sequence numbers."""
+    rng = random.Random(7)
+
+    def wide(lo: float, hi: float) -> float:
+        while True:
+            value = rng.uniform(lo, hi)
+            if len(repr(value)) >= 18:
+                return value
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=n + 60)
+    plus_one = dt.timezone(dt.timedelta(hours=1))
+    return [
+        {
+            "ts": (start + dt.timedelta(seconds=i))
+            .astimezone(plus_one)
+            .isoformat("T", "microseconds")[:-6]
+            + "789+01:00",
+            "lat": wide(-89.9, -10.0),
+            "lon": wide(-179.9, -100.0),
+            "speed_kmh": wide(10.0, 99.0),
+            "heading_deg": wide(100.0, 359.0),
+            "hdop": wide(0.1, 0.99),
+            "soc_pct": wide(10.0, 99.0),
+            "voltage_v": wide(10.0, 99.0),
+            "current_a": wide(-99.0, -10.0),
+            "batt_temp_c": wide(-39.0, -10.0),
+            "odometer_km": wide(10_000.0, 99_999.0),
+            "seq": 9_223_372_036_854_775_807 - i,
+        }
+        for i in range(n)
+    ]
+
+
+def test_the_largest_batch_of_the_contract_fits_the_default_payload_limit(
+    make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
+) -> None:
+    """A 1,000-point batch with every field at full precision, even indented, is within the
+    default POGO_INGEST_MAX_PAYLOAD_BYTES, and all its points are stored."""
+    config = config_for(make_settings())
+    batch = _widest_batch()
+    compact, indented = orjson.dumps(batch), json.dumps(batch, indent=2).encode()
+    assert len(compact) > 350_000  # it is the wide batch the limit must admit
+    assert len(indented) <= config.max_payload_bytes
+    topic = format_topic("benguerir", "wide", "telemetry", topic_root)
+    with running(config, db_url) as ing, Publisher(mqtt_url) as pub:
+        pub.publish_all([(topic, indented)])
+        wait_for(lambda: telemetry_count(db_url) == MAX_BATCH, what="the 1,000 points")
+        assert ing.value("pogo_ingest_messages_total", result="accepted") == 1
+        assert ing.value("pogo_ingest_dead_letters_total", reason="oversize") == 0
