@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from city.config import ServiceConfig
@@ -181,3 +182,36 @@ def test_image_installs_the_lock_and_its_context_leaves_local_state_out() -> Non
     }
     assert {".git", ".venv", ".uv", "**/__pycache__", ".pytest_cache", ".mypy_cache"} <= ignored
     assert {"build", "dist", "*.egg-info"} <= ignored
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_passes_any_password_apart_from_the_url_and_offers_a_simulator() -> None:
+    """A password with URL delimiters reaches every pogo service intact as PGPASSWORD, the
+    database URL carries none; the simulator runs only in its opt-in profile."""
+    password = "p@ss:w/rd?#%"
+    env = {
+        **os.environ,
+        "POGO_DB_PASSWORD": password,
+        "POGO_API_WRITE_TOKEN": "y",
+        "GRAFANA_ADMIN_PASSWORD": "z",
+    }
+
+    def services(*args: str) -> dict[str, dict[str, object]]:
+        out = subprocess.run(
+            ["docker-compose", *args, "config"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(yaml.safe_load(out)["services"])
+
+    with_simulator = services("--profile", "simulator")
+    assert with_simulator["simulator"]["profiles"] == ["simulator"]  # opt-in only
+    assert with_simulator["simulator"]["command"][0] == "simulate"
+    for name in ("migrate", "ingest-1", "ingest-2", "trips", "service", "simulator"):
+        environment = with_simulator[name]["environment"]
+        assert isinstance(environment, dict)
+        assert environment["PGPASSWORD"] == password, name
+        assert password not in str(environment["POGO_DATABASE_URL"]), name
