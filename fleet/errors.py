@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["FleetError", "MigrationError", "RulesError", "TrackError", "TripBuildError"]
+__all__ = [
+    "FleetError",
+    "MigrationError",
+    "RulesError",
+    "StoreError",
+    "TrackError",
+    "TripBuildError",
+]
 
 
 class FleetError(Exception):
@@ -11,6 +18,11 @@ class FleetError(Exception):
 
 class MigrationError(FleetError):
     """The schema cannot be upgraded: an applied migration file changed, or files are misnamed."""
+
+
+class StoreError(FleetError):
+    """The store cannot be used as configured: TimescaleDB is required but unusable, is a
+    version with a known silent-loss bug, or is in the database while the setting says off."""
 
 
 class RulesError(FleetError):

@@ -106,9 +106,13 @@ class Settings(BaseModel):
     ingest_max_age_days: float = Field(default=3.0, gt=0)
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
 
-    # Store (the TimescaleDB path reads these; plain PostgreSQL ignores them).
+    # Store. ``timescaledb``: auto uses it where usable (one warning says why not otherwise),
+    # require refuses to run without it, off never creates it. The TimescaleDB path reads the
+    # policy settings; plain PostgreSQL ignores them. Retention None (unset) keeps whatever
+    # policy the database has; 0 removes it; N days sets it.
+    timescaledb: Literal["auto", "require", "off"] = "auto"
     telemetry_compress_after_days: int = Field(default=7, ge=1)
-    telemetry_retention_days: int = Field(default=0, ge=0)  # 0 keeps raw points forever
+    telemetry_retention_days: int | None = Field(default=None, ge=0)
     daily_refresh_window_days: int = Field(default=5, ge=1)
 
     # Trip builder (``pogo trips``): the emissions profile stored on trips, the --follow
@@ -171,9 +175,19 @@ class Settings(BaseModel):
                 f"more than POGO_INGEST_MAX_AGE_DAYS ({self.ingest_max_age_days:g}), so late "
                 "points never land in compressed chunks",
             )
+        # The daily aggregate's policy must refresh every day the ingester still accepts late
+        # points into, or a late point would stay out of the aggregate until the next backfill.
+        if self.daily_refresh_window_days <= self.ingest_max_age_days:
+            raise SettingsError(
+                "POGO_DAILY_REFRESH_WINDOW_DAYS",
+                self.daily_refresh_window_days,
+                f"more than POGO_INGEST_MAX_AGE_DAYS ({self.ingest_max_age_days:g}), so every "
+                "late point the ingester accepts is refreshed into the daily aggregate",
+            )
         # Retention dropping raw chunks inside the daily aggregate's refresh window would
         # silently delete aggregate history.
-        if 0 < self.telemetry_retention_days <= self.daily_refresh_window_days:
+        retention = self.telemetry_retention_days or 0
+        if 0 < retention <= self.daily_refresh_window_days:
             raise SettingsError(
                 "POGO_TELEMETRY_RETENTION_DAYS",
                 self.telemetry_retention_days,

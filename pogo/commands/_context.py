@@ -55,4 +55,5 @@ def store_options(settings: Settings) -> StoreOptions:
         telemetry_compress_after_days=settings.telemetry_compress_after_days,
         telemetry_retention_days=settings.telemetry_retention_days,
         daily_refresh_window_days=settings.daily_refresh_window_days,
+        timescaledb=settings.timescaledb,
     )

@@ -28,6 +28,7 @@ from city.server import BackgroundServer
 from fleet import build_trips, upgrade
 from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
+from pogo.commands.db import describe_upgrade
 from pogo.commands.ingest import ingest_config
 from pogo.commands.serve import service_config
 from pogo.commands.simulate import mqtt_target
@@ -175,6 +176,8 @@ def demo(
             f"schema: version {report.current_version}"
             f" ({'TimescaleDB' if report.timescaledb else 'plain PostgreSQL'})"
         )
+        for line in describe_upgrade(report)[1:]:  # policy changes, why not TimescaleDB
+            click.echo(line)
         local = settings.model_copy(
             update={
                 "database_url": SecretStr(dsn),

@@ -8,8 +8,8 @@ from importlib.resources import files
 import psycopg
 import pytest
 
-from fleet.errors import MigrationError
-from fleet.store import current_version, latest_version, upgrade
+from fleet.errors import MigrationError, StoreError
+from fleet.store import StoreOptions, current_version, latest_version, refuse_lossy, upgrade
 
 TABLES = {
     "vehicles",
@@ -36,17 +36,63 @@ def tables(url: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def server_timescaledb(url: str) -> str | None:
+    """What ``auto`` should find on this server: None where TimescaleDB is usable, else why not
+    (in the words of the upgrade's warning)."""
+    with psycopg.connect(url) as conn:
+        available = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        ).fetchone()
+        preload = str(conn.execute("SHOW shared_preload_libraries").fetchone()[0])  # type: ignore[index]
+    if available is None:
+        return "not installed"
+    return None if "timescaledb" in preload else "not preloaded"
+
+
 def test_upgrade_fresh_database_then_again(empty_db_url: str) -> None:
-    """A fresh database gets every table; a second upgrade applies nothing and changes nothing."""
+    """A fresh database gets every table; a second upgrade applies nothing and changes nothing.
+    With ``auto`` it takes TimescaleDB exactly where the server can run it, and says why not
+    otherwise."""
     assert current_version(empty_db_url) is None
     first = upgrade(empty_db_url)
     assert first.applied and first.applied[0] == "0001_core"
     assert first.current_version == latest_version()
-    assert not first.timescaledb  # TimescaleDB is not installable here
+    why_not = server_timescaledb(empty_db_url)
+    assert first.timescaledb is (why_not is None)
+    if why_not is not None:
+        assert first.plain_reason is not None and why_not in first.plain_reason
     assert tables(empty_db_url) >= TABLES
     second = upgrade(empty_db_url)
     assert second.applied == []
     assert second.current_version == first.current_version
+
+
+def test_timescaledb_mode_require_and_off(empty_db_url: str) -> None:
+    """``require`` refuses a server without a usable TimescaleDB, naming what is missing, and
+    leaves nothing behind; ``off`` takes the plain path without a warning."""
+    why_not = server_timescaledb(empty_db_url)
+    if why_not is None:
+        pytest.skip("this server runs TimescaleDB: require cannot fail here")
+    with pytest.raises(StoreError, match=f"POGO_TIMESCALEDB is require, but .*{why_not}"):
+        upgrade(empty_db_url, StoreOptions(timescaledb="require"))
+    assert current_version(empty_db_url) is None  # the whole upgrade rolled back
+    report = upgrade(empty_db_url, StoreOptions(timescaledb="off"))
+    assert not report.timescaledb and report.plain_reason is None and report.applied
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [("2.17.2", True), ("2.18.0", True), ("2.18.0-dev", True), ("1.7.5", True),
+     ("2.18.1", False), ("2.27.0-p0", False), ("2.28.3", False), ("3.0.0", False)],
+)  # fmt: skip
+def test_versions_with_silent_loss_are_refused(version: str, refused: bool) -> None:
+    """TimescaleDB below 2.18.1 is refused (timescale/timescaledb#7672), the message naming the
+    version found and the first fixed one."""
+    if refused:
+        with pytest.raises(StoreError, match=rf"TimescaleDB {version} loses data.*2\.18\.1"):
+            refuse_lossy(version)
+    else:
+        refuse_lossy(version)
 
 
 def test_upgrade_current_database_keeps_rows(db_url: str) -> None:
@@ -116,7 +162,8 @@ def test_plain_daily_view_matches_timescale_columns(db_url: str) -> None:
 
 
 def test_timescale_ddl_only_where_extension_exists() -> None:
-    """Every Timescale-only call sits in the timescale/ folder, never in versioned or plain SQL."""
+    """Every Timescale-only call sits in the timescale/ folder, never in versioned or plain SQL;
+    no policy there is removed and re-added on each upgrade."""
     root = files("fleet") / "migrations"
     markers = (
         "create_hypertable",
@@ -132,8 +179,9 @@ def test_timescale_ddl_only_where_extension_exists() -> None:
                 assert marker not in text, f"{folder}/{entry.name} uses {marker}"
     for entry in (root / "timescale").iterdir():
         text = entry.read_text()
-        # re-runnable: every creation is guarded
+        # re-runnable: every creation is guarded, and no policy is removed to be re-added
+        # (the timescale-marked tests check that an upgrade keeps every job)
         if "create_hypertable" in text:
             assert "if_not_exists          => true" in text
-        if "add_compression_policy" in text:
-            assert "remove_compression_policy('telemetry', if_exists => true)" in text
+        assert "remove_compression_policy" not in text
+        assert "remove_continuous_aggregate_policy" not in text

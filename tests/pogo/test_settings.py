@@ -145,6 +145,25 @@ def test_timescale_windows_are_consistent() -> None:
         )
 
 
+def test_daily_refresh_window_covers_late_points() -> None:
+    """The daily aggregate's refresh window must reach further back than the ingester accepts
+    late points; retention unset stays None (keep the database's policy), 0 is kept as 0."""
+    with pytest.raises(SettingsError, match="POGO_DAILY_REFRESH_WINDOW_DAYS"):
+        load_settings(
+            environ={"POGO_DAILY_REFRESH_WINDOW_DAYS": "3", "POGO_INGEST_MAX_AGE_DAYS": "3"}
+        )
+    assert load_settings(environ={}).telemetry_retention_days is None
+    assert load_settings(environ={"POGO_TELEMETRY_RETENTION_DAYS": "0"}).telemetry_retention_days == 0
+
+
+def test_timescaledb_mode_is_one_of_three() -> None:
+    """POGO_TIMESCALEDB is auto (default), require or off; anything else is named."""
+    assert load_settings(environ={}).timescaledb == "auto"
+    assert load_settings(environ={"POGO_TIMESCALEDB": "require"}).timescaledb == "require"
+    with pytest.raises(SettingsError, match="POGO_TIMESCALEDB"):
+        load_settings(environ={"POGO_TIMESCALEDB": "yes"})
+
+
 def test_trip_rules_from_environment_as_json() -> None:
     """POGO_TRIPS_RULES takes a JSON object; anything else is named with what was expected."""
     settings = load_settings(environ={"POGO_TRIPS_RULES": '{"min_parking_s": 300}'})
