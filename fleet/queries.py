@@ -8,6 +8,7 @@ NaN in SQL), parsed by numpy in one call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,10 @@ from psycopg import sql
 from fleet.errors import TripBuildError
 
 __all__ = [
+    "NEW_ARRIVALS",
     "TRIP_COLUMNS",
+    "all_arrivals",
+    "arrivals_since",
     "copy_fixes",
     "delete_missing_trips",
     "load_battery_kwh",
@@ -26,7 +30,9 @@ __all__ = [
     "load_zones",
     "mark_offline",
     "new_arrivals",
+    "new_arrivals_params",
     "rebuild_from",
+    "record_imports",
     "require_schema",
     "settling_vehicles",
     "try_lock",
@@ -130,59 +136,144 @@ def unlock(conn: Conn) -> None:
     conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def new_arrivals(conn: Conn, margin_s: float) -> list[tuple[int, int, int | None, int]]:
-    """Vehicles with telemetry or events received since their watermark minus ``margin_s``.
+# What arrived since the bounds %(since)s (received) and %(ts_from)s (device time): see
+# new_arrivals.
+NEW_ARRIVALS = """
+WITH fixes AS (
+    SELECT t.vehicle_key, min(t.ts) AS min_ts, max(t.received_at) AS max_rx,
+           count(*) AS n
+    FROM telemetry t
+    LEFT JOIN trip_watermarks w USING (vehicle_key)
+    WHERE t.received_at > %(since)s AND t.ts > %(ts_from)s
+      AND t.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
+                                   '-infinity')
+    GROUP BY t.vehicle_key
+),
+imports AS (
+    SELECT i.vehicle_key, min(i.first_ts) AS min_ts, max(i.imported_at) AS max_rx
+    FROM telemetry_imports i
+    LEFT JOIN trip_watermarks w USING (vehicle_key)
+    WHERE i.imported_at > %(since)s
+      AND i.imported_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
+                                   '-infinity')
+    GROUP BY i.vehicle_key
+),
+events AS (
+    SELECT e.vehicle_key, min(e.ts) AS min_ts
+    FROM vehicle_events e
+    LEFT JOIN trip_watermarks w USING (vehicle_key)
+    WHERE e.received_at > %(since)s
+      AND e.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
+                                   '-infinity')
+    GROUP BY e.vehicle_key
+)
+SELECT vehicle_key, pogo_ms(least(f.min_ts, i.min_ts, e.min_ts)),
+       pogo_ms(greatest(f.max_rx, i.max_rx)), coalesce(f.n, 0)
+FROM fixes f FULL JOIN imports i USING (vehicle_key) FULL JOIN events e USING (vehicle_key)
+ORDER BY vehicle_key
+"""
+
+
+def arrivals_since(conn: Conn, margin_s: float) -> float | None:
+    """The lower bound of every vehicle's watermark minus ``margin_s`` (epoch ms), or None
+    when a vehicle has none yet (everything is new)."""
+    row = conn.execute(
+        """
+        SELECT CASE WHEN EXISTS (
+                   SELECT 1 FROM vehicles v
+                   WHERE NOT EXISTS (SELECT 1 FROM trip_watermarks w
+                                     WHERE w.vehicle_key = v.vehicle_key))
+               THEN NULL
+               ELSE pogo_ms((SELECT min(received_until) FROM trip_watermarks)
+                            - make_interval(secs => %s)) END
+        """,
+        (margin_s,),
+    ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def new_arrivals_params(
+    conn: Conn, margin_s: float, max_age_s: float | None = None
+) -> dict[str, object]:
+    """The parameters of :data:`NEW_ARRIVALS` (see :func:`new_arrivals`)."""
+    since_ms = arrivals_since(conn, margin_s)
+    since = _BEFORE_ALL if since_ms is None else _utc(since_ms)
+    ts_from = _BEFORE_ALL
+    if since_ms is not None and max_age_s is not None:
+        ts_from = _utc(since_ms - max_age_s * 1000)
+    return {"margin": margin_s, "since": since, "ts_from": ts_from}
+
+
+def new_arrivals(
+    conn: Conn, margin_s: float, max_age_s: float | None = None
+) -> list[tuple[int, int, int | None, int]]:
+    """Vehicles with telemetry, events or imports received since their watermark minus
+    ``margin_s``.
+
+    Parameters
+    ----------
+    margin_s
+        How far out of order two writers may commit ``received_at``.
+    max_age_s
+        The oldest point the ingester accepts (``POGO_INGEST_MAX_AGE_DAYS``): a point received
+        after the bound has a device time after the bound minus this, which confines the scan
+        to the newest chunks. None scans every chunk.
 
     Returns
     -------
-    list of (vehicle_key, earliest device time among them, latest received_at, fixes)
-        Times in ms since the epoch; ``received_at`` is None for vehicles touched by events
+    list of (vehicle_key, earliest device time among them, latest arrival, fixes)
+        Times in ms since the epoch; the latest arrival is None for vehicles touched by events
         only; ``fixes`` counts the new telemetry rows.
 
     Notes
     -----
-    The constant lower bound ``min(received_until) - margin`` lets the BRIN index on
-    ``telemetry.received_at`` skip the old ranges; the join then applies each vehicle's own
-    watermark.
+    The constant bounds, passed as parameters so that the planner sees them, let the BRIN
+    index on ``telemetry.received_at`` skip old ranges and, with ``max_age_s``, exclude every
+    older chunk of a TimescaleDB hypertable before execution: compressed chunks (which carry
+    no ``received_at`` index) are never decompressed, so a run reads what is new, not the
+    history. Imported history (``telemetry_imports``) is found by when it was imported.
     """
+    rows = conn.execute(NEW_ARRIVALS, new_arrivals_params(conn, margin_s, max_age_s)).fetchall()
+    return [(int(r[0]), int(r[1]), _int(r[2]), int(r[3])) for r in rows]
+
+
+def all_arrivals(conn: Conn) -> list[tuple[int, int, int | None, int]]:
+    """Every vehicle with stored telemetry or events, as :func:`new_arrivals` gives them, as
+    if everything were new (``pogo trips --rebuild``)."""
     rows = conn.execute(
         """
-        WITH since AS (
-            SELECT CASE WHEN EXISTS (
-                       SELECT 1 FROM vehicles v
-                       WHERE NOT EXISTS (SELECT 1 FROM trip_watermarks w
-                                         WHERE w.vehicle_key = v.vehicle_key))
-                   THEN '-infinity'::timestamptz
-                   ELSE (SELECT min(received_until) FROM trip_watermarks)
-                        - make_interval(secs => %(margin)s) END AS t
-        ),
-        fixes AS (
-            SELECT t.vehicle_key, min(t.ts) AS min_ts, max(t.received_at) AS max_rx,
-                   count(*) AS n
-            FROM telemetry t
-            LEFT JOIN trip_watermarks w USING (vehicle_key)
-            WHERE t.received_at > (SELECT t FROM since)
-              AND t.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
-                                           '-infinity')
-            GROUP BY t.vehicle_key
-        ),
-        events AS (
-            SELECT e.vehicle_key, min(e.ts) AS min_ts
-            FROM vehicle_events e
-            LEFT JOIN trip_watermarks w USING (vehicle_key)
-            WHERE e.received_at > (SELECT t FROM since)
-              AND e.received_at > coalesce(w.received_until - make_interval(secs => %(margin)s),
-                                           '-infinity')
-            GROUP BY e.vehicle_key
-        )
-        SELECT vehicle_key, pogo_ms(least(f.min_ts, e.min_ts)), pogo_ms(f.max_rx),
-               coalesce(f.n, 0)
-        FROM fixes f FULL JOIN events e USING (vehicle_key)
+        SELECT vehicle_key, pogo_ms(min(min_ts)), pogo_ms(max(max_rx)), sum(n)
+        FROM (SELECT vehicle_key, min(ts) AS min_ts, max(received_at) AS max_rx, count(*) AS n
+              FROM telemetry GROUP BY vehicle_key
+              UNION ALL
+              SELECT vehicle_key, min(ts), NULL, 0 FROM vehicle_events GROUP BY vehicle_key) x
+        GROUP BY vehicle_key
         ORDER BY vehicle_key
-        """,
-        {"margin": margin_s},
+        """
     ).fetchall()
     return [(int(r[0]), int(r[1]), _int(r[2]), int(r[3])) for r in rows]
+
+
+def record_imports(
+    conn: Conn, vehicles: Sequence[int], first_ms: Sequence[int], last_ms: Sequence[int]
+) -> None:
+    """Note, in the import's transaction, the device-time range it wrote for each vehicle, so
+    the next trip build rebuilds it."""
+    conn.execute(
+        """
+        INSERT INTO telemetry_imports (vehicle_key, first_ts, last_ts)
+        SELECT v, pogo_ts(f), pogo_ts(l)
+        FROM unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS u(v, f, l)
+        """,
+        (list(vehicles), list(first_ms), list(last_ms)),
+    )
+
+
+_BEFORE_ALL = datetime(1, 1, 1, tzinfo=UTC)  # bound as a timestamptz, which the planner sees
+
+
+def _utc(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def settling_vehicles(conn: Conn, settled_before_ms: int) -> list[tuple[int, int]]:

@@ -242,8 +242,10 @@ def build_trips(
     *,
     now: datetime | None = None,
     zones: list[Zone] | None = None,
+    max_age_s: float | None = None,
+    rebuild: bool = False,
 ) -> BuildReport:
-    """Build trips from the telemetry that arrived since the last run.
+    """Build trips from the telemetry that arrived since the last run (or from all of it).
 
     Parameters
     ----------
@@ -258,6 +260,15 @@ def build_trips(
         and which vehicles are offline; never a measurement.
     zones : list of Zone, optional
         Default: the ``zones`` table.
+    max_age_s : float, optional
+        The oldest point, in seconds before its receipt, that the ingester accepts
+        (``POGO_INGEST_MAX_AGE_DAYS``): new points are then looked for only in chunks that can
+        hold them, so a run reads new data, not the history. None looks everywhere.
+    rebuild : bool, default False
+        Rebuild every trip from the stored telemetry (after a change of trip rules): each
+        vehicle's trips from its earliest stored fix on are recomputed, in the same per-batch
+        transactions (readers see old or new trips, never none). Trips before the earliest
+        stored fix (raw points dropped by retention) are kept.
 
     Returns
     -------
@@ -279,7 +290,7 @@ def build_trips(
             log.info("trips_build_skipped", reason="another builder holds the lock")
             return BuildReport(skipped=True)
         try:
-            report = _run(conn, rules, profile, now_ms, zones)
+            report = _run(conn, rules, profile, now_ms, zones, max_age_s, rebuild)
         finally:
             q.unlock(conn)
     report.seconds = time.perf_counter() - started
@@ -335,10 +346,16 @@ class _Pending:
         )
 
 
-def _pending(conn: q.Conn, rules: TripRules, now_ms: int) -> _Pending | None:
-    """The vehicles to build: new arrivals since their watermark, and settling tails."""
+def _pending(
+    conn: q.Conn, rules: TripRules, now_ms: int, max_age_s: float | None, rebuild: bool
+) -> _Pending | None:
+    """The vehicles to build: new arrivals since their watermark (every vehicle with stored
+    data, from its first, when ``rebuild``), and settling tails."""
     settled_ms = now_ms - int(rules.settle_s * 1000)
-    arrivals = q.new_arrivals(conn, rules.received_margin_s)
+    if rebuild:
+        arrivals = q.all_arrivals(conn)
+    else:
+        arrivals = q.new_arrivals(conn, rules.received_margin_s, max_age_s)
     settling = q.settling_vehicles(conn, settled_ms)
     veh = np.array([a[0] for a in arrivals] + [s[0] for s in settling], dtype=np.int64)
     if not veh.size:
@@ -361,9 +378,11 @@ def _run(
     profile: Co2Method | None,
     now_ms: int,
     zone_list: list[Zone] | None,
+    max_age_s: float | None,
+    rebuild: bool,
 ) -> BuildReport:
     report = BuildReport()
-    pending = _pending(conn, rules, now_ms)
+    pending = _pending(conn, rules, now_ms, max_age_s, rebuild)
     if pending is not None:
         zones = Zones(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]

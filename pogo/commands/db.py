@@ -21,10 +21,9 @@ def db() -> None:
 def describe_upgrade(report: UpgradeReport) -> list[str]:
     """The lines an upgrade prints: the version and store, then one line per policy change, and
     the one warning that says why TimescaleDB is not used (``POGO_TIMESCALEDB=auto``)."""
+    path = "plain PostgreSQL"
     if report.timescaledb:
         path = f"TimescaleDB {report.timescaledb_version}"
-    else:
-        path = "plain PostgreSQL"
     applied = ", ".join(report.applied) if report.applied else "nothing to apply"
     lines = [f"schema at version {report.current_version} ({path}); {applied}"]
     lines += [f"policy: {change}" for change in report.changes]

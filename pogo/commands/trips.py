@@ -51,20 +51,26 @@ def _profile(settings: Settings) -> emissions.Profile:
 @click.group(invoke_without_command=True)
 @click.option("--follow", is_flag=True, help="Keep building every --interval s until stopped.")
 @click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Rebuild every trip from the stored telemetry (after a change of trip rules); "
+    "with --follow, the first run rebuilds.",
+)
+@click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
     default=None,
     help="Seconds between runs with --follow (default POGO_TRIPS_INTERVAL_S, 60).",
 )
 @click.pass_context
-def trips(ctx: click.Context, follow: bool, interval: float | None) -> None:
+def trips(ctx: click.Context, follow: bool, rebuild: bool, interval: float | None) -> None:
     """Build trips, kilometres and CO2 from new telemetry (once, or --follow)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(_build, follow=follow, interval=interval)
+        ctx.invoke(_build, follow=follow, rebuild=rebuild, interval=interval)
 
 
 @pass_settings
-def _build(settings: Settings, follow: bool, interval: float | None) -> None:
+def _build(settings: Settings, follow: bool, rebuild: bool, interval: float | None) -> None:
     settings.require("database_url")
     rules = trip_rules(settings)
     profile = _profile(settings)
@@ -79,12 +85,19 @@ def _build(settings: Settings, follow: bool, interval: float | None) -> None:
         signal.signal(signal.SIGINT, handler)
     while not stop.is_set():
         try:
-            report = build_trips(settings.dsn, rules, profile)
+            report = build_trips(
+                settings.dsn,
+                rules,
+                profile,
+                max_age_s=settings.ingest_max_age_days * 86_400,
+                rebuild=rebuild,
+            )
         except psycopg.OperationalError as exc:
             if not follow:
                 raise UnavailableError(database_unreachable(exc)) from exc
             log.warning("trips_build_failed", error=str(exc).strip(), retry_in_s=every)
         else:
+            rebuild = False  # with --follow, only the first run rebuilds
             if not follow:
                 click.echo(
                     f"{report.vehicles} vehicles, {report.fixes} fixes: "

@@ -78,3 +78,19 @@ def test_unknown_rule_in_settings_stops_with_its_name(db_url: str, tmp_path: Any
     )  # fmt: skip
     assert result.returncode == 2
     assert "'min_parking'" in result.stderr and "min_parking_s" in result.stderr
+
+
+def test_pogo_trips_rebuild(db_url: str, db: Any) -> None:
+    """`pogo trips --rebuild` recomputes every stored trip: under unchanged rules the same trip,
+    left untouched, and the same report line."""
+    _seed(db)
+    run = [sys.executable, "-m", "pogo", "trips"]
+    first = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False,
+                           env=_env(db_url))  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    before = db.execute("SELECT trip_id, distance_km FROM trips").fetchall()
+    again = subprocess.run([*run, "--rebuild"], capture_output=True, text=True, timeout=120,
+                           check=False, env=_env(db_url))  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "0 trips inserted, 0 updated, 0 deleted" in again.stdout
+    assert db.execute("SELECT trip_id, distance_km FROM trips").fetchall() == before

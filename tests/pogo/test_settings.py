@@ -153,7 +153,8 @@ def test_daily_refresh_window_covers_late_points() -> None:
             environ={"POGO_DAILY_REFRESH_WINDOW_DAYS": "3", "POGO_INGEST_MAX_AGE_DAYS": "3"}
         )
     assert load_settings(environ={}).telemetry_retention_days is None
-    assert load_settings(environ={"POGO_TELEMETRY_RETENTION_DAYS": "0"}).telemetry_retention_days == 0
+    removed = load_settings(environ={"POGO_TELEMETRY_RETENTION_DAYS": "0"})
+    assert removed.telemetry_retention_days == 0
 
 
 def test_timescaledb_mode_is_one_of_three() -> None:
