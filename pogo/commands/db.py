@@ -42,8 +42,8 @@ def upgrade_command(settings: Settings) -> None:
     settings.require("database_url")
     try:
         report = upgrade(settings.dsn, store_options(settings))
-    except psycopg.OperationalError as exc:
-        raise PogoError(f"the database is unreachable: {exc}".strip()) from exc
+    except psycopg.OperationalError:
+        raise  # unreachable or refusing: the CLI's one line, exit status 3
     except psycopg.Error as exc:  # the whole upgrade rolled back; say what the server said
         raise PogoError(f"the upgrade failed and changed nothing: {exc}".strip()) from exc
     for line in describe_upgrade(report):
