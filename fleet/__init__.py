@@ -10,6 +10,7 @@ from fleet.errors import (
     FleetError,
     MigrationError,
     RulesError,
+    StoreError,
     TrackError,
     TripBuildError,
 )
@@ -18,7 +19,14 @@ from fleet.geofence import Zone, Zones, load_geojson
 from fleet.rides import Rides, pair_ride_events
 from fleet.rules import TripRules
 from fleet.segmentation import Segmentation, TripArrays, segment
-from fleet.store import StoreOptions, UpgradeReport, latest_version, open_pool, upgrade
+from fleet.store import (
+    StoreOptions,
+    UpgradeReport,
+    latest_version,
+    open_pool,
+    refresh_daily,
+    upgrade,
+)
 from fleet.track import Track
 from fleet.trips import BuildReport, Co2Method, TripFrame, build_trips, trip_frame
 
@@ -31,6 +39,7 @@ __all__ = [
     "Rides",
     "RulesError",
     "Segmentation",
+    "StoreError",
     "StoreOptions",
     "Track",
     "TrackError",
@@ -46,6 +55,7 @@ __all__ = [
     "load_geojson",
     "open_pool",
     "pair_ride_events",
+    "refresh_daily",
     "segment",
     "trip_frame",
     "upgrade",
