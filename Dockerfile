@@ -12,6 +12,7 @@ RUN pip install --require-hashes -r scripts/uv-bootstrap.txt
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-install-project --python /usr/local/bin/python
 COPY pogo ./pogo
+COPY wire ./wire
 COPY ingest ./ingest
 COPY fleet ./fleet
 COPY emissions ./emissions

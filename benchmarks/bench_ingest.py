@@ -33,7 +33,7 @@ from psycopg import sql
 
 from benchmarks._ingest import procs, workload
 from fleet.store import upgrade
-from ingest._pgcopy import copy_payload
+from fleet.telemetry import stage_points
 from pogo.embedded import PrivateMosquitto
 
 ADMIN = os.environ.get("POGO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -106,7 +106,7 @@ def _copy_rate(env: Env, points: int, start_ms: int) -> float:
     vehicles = workload.vehicle_of(points)
     with psycopg.connect(dsn) as conn:
         keys = procs.vehicle_keys(conn)
-        payload = copy_payload(rows, keys[vehicles], rows["ts_ms"] + 50)
+        payload = stage_points(rows, keys[vehicles], rows["ts_ms"] + 50).payload
         t0 = time.perf_counter()
         with (
             conn.cursor() as cur,

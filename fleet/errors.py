@@ -7,6 +7,7 @@ __all__ = [
     "MigrationError",
     "RulesError",
     "StoreError",
+    "TelemetryWriteError",
     "TrackError",
     "TripBuildError",
 ]
@@ -27,6 +28,11 @@ class StoreError(FleetError):
 
 class RulesError(FleetError):
     """A trip rule (``TripRules``) or an emissions setting is outside its documented bounds."""
+
+
+class TelemetryWriteError(FleetError):
+    """A history write found points the database neither stored nor holds (rows silently
+    dropped, as TimescaleDB before 2.18.1 does): the chunk is rolled back."""
 
 
 class TrackError(FleetError):

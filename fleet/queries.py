@@ -1,4 +1,5 @@
-"""Every SQL statement of the trip builder and the vehicle state (the store's are in store.py).
+"""Every SQL statement of the trip builder, the vehicle state and the telemetry write path
+(:mod:`fleet.telemetry`); the schema upgrade's are in store.py.
 
 Functions take an open psycopg connection; values always travel as parameters. Telemetry is
 read with a binary ``COPY ... TO STDOUT`` whose rows have a fixed layout (NULLs coalesced to
@@ -16,11 +17,22 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg import sql
 
+from fleet._pgcopy import COLUMNS as _COPY_COLUMNS
 from fleet.errors import TripBuildError
 
 __all__ = [
+    "ANY_TELEMETRY_IN_RANGE",
+    "ASYNC_COMMIT",
+    "COPY_TELEMETRY",
+    "COPY_TELEMETRY_STAGING",
+    "CREATE_TELEMETRY_STAGING",
+    "INSERT_EVENTS",
+    "INSERT_STAGED_POINT",
+    "INSERT_STAGED_TELEMETRY",
     "NEW_ARRIVALS",
+    "POINT_STORED",
     "TRIP_COLUMNS",
+    "UPSERT_VEHICLES",
     "all_arrivals",
     "arrivals_since",
     "copy_fixes",
@@ -524,3 +536,94 @@ def mark_offline(conn: Conn, silent_since_ms: int) -> int:
         (silent_since_ms,),
     )
     return cur.rowcount
+
+
+# The telemetry write path (fleet/telemetry.py).
+
+_TELEMETRY_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, _COPY_COLUMNS))
+_STAGING = sql.Identifier("telemetry_staging")
+
+ASYNC_COMMIT = sql.SQL("SET synchronous_commit = off")
+
+# A temporary table per connection, emptied at every commit: the COPY target of points that
+# may be stored already (the slow path).
+CREATE_TELEMETRY_STAGING = sql.SQL(
+    """
+    CREATE TEMP TABLE IF NOT EXISTS {staging} (
+        vehicle_key integer, ts timestamptz, lat double precision, lon double precision,
+        speed_kmh real, heading_deg real, hdop real, soc_pct real, voltage_v real,
+        current_a real, batt_temp_c real, odometer_km double precision, seq bigint,
+        received_at timestamptz
+    ) ON COMMIT DELETE ROWS
+    """
+).format(staging=_STAGING)
+
+# The fast path: straight into telemetry (a point already stored raises UniqueViolation).
+COPY_TELEMETRY = sql.SQL("COPY telemetry ({}) FROM STDIN (FORMAT BINARY)").format(
+    _TELEMETRY_COLUMNS
+)
+
+COPY_TELEMETRY_STAGING = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+    _STAGING, _TELEMETRY_COLUMNS
+)
+
+# The slow path, one statement: insert the staged points, and name the staged keys that are
+# neither returned by the insert nor stored before it (every part of a statement sees the
+# same snapshot, so "stored before" excludes the rows the insert adds). Those are unproven:
+# a row dropped without a conflict (timescale/timescaledb#7672), or one a concurrent writer
+# committed meanwhile; the caller writes and looks up each of them on its own.
+INSERT_STAGED_TELEMETRY = sql.SQL(
+    """
+    WITH stored AS (
+        INSERT INTO telemetry ({columns})
+        SELECT {columns} FROM {staging}
+        ON CONFLICT (vehicle_key, ts) DO NOTHING
+        RETURNING vehicle_key, ts
+    ),
+    unproven AS (
+        SELECT s.vehicle_key, s.ts FROM {staging} AS s
+        WHERE NOT EXISTS (
+                SELECT 1 FROM stored AS r WHERE r.vehicle_key = s.vehicle_key AND r.ts = s.ts)
+          AND NOT EXISTS (
+                SELECT 1 FROM telemetry AS t WHERE t.vehicle_key = s.vehicle_key AND t.ts = s.ts)
+    )
+    SELECT (SELECT count(*) FROM stored),
+           coalesce((SELECT array_agg(vehicle_key) FROM unproven), '{{}}'),
+           coalesce((SELECT array_agg(ts) FROM unproven), '{{}}')
+    """
+).format(columns=_TELEMETRY_COLUMNS, staging=_STAGING)
+
+# One unproven point on its own (a single-row insert), then whether it is stored.
+INSERT_STAGED_POINT = sql.SQL(
+    """
+    INSERT INTO telemetry ({columns})
+    SELECT {columns} FROM {staging} WHERE vehicle_key = %s AND ts = %s
+    ON CONFLICT (vehicle_key, ts) DO NOTHING
+    RETURNING 1
+    """
+).format(columns=_TELEMETRY_COLUMNS, staging=_STAGING)
+
+POINT_STORED = sql.SQL("SELECT 1 FROM telemetry WHERE vehicle_key = %s AND ts = %s")
+
+# Whether a history chunk can clash with stored points (else it is copied straight in).
+ANY_TELEMETRY_IN_RANGE = sql.SQL(
+    "SELECT 1 FROM telemetry WHERE vehicle_key = ANY(%s) AND ts BETWEEN %s AND %s LIMIT 1"
+)
+
+INSERT_EVENTS = sql.SQL(
+    """
+    INSERT INTO vehicle_events (vehicle_key, ts, type, ride_id, rider, attributes, received_at)
+    SELECT * FROM unnest(%s::integer[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],
+                         %s::jsonb[], %s::timestamptz[])
+    ON CONFLICT (vehicle_key, ts, type) DO NOTHING
+    """
+)
+
+UPSERT_VEHICLES = sql.SQL(
+    """
+    INSERT INTO vehicles (fleet, vehicle, battery_kwh)
+    SELECT f, v, b FROM unnest(%s::text[], %s::text[], %s::float8[]) AS u(f, v, b)
+    ON CONFLICT (fleet, vehicle) DO UPDATE SET battery_kwh = EXCLUDED.battery_kwh
+    RETURNING fleet, vehicle, vehicle_key
+    """
+)

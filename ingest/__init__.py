@@ -9,7 +9,7 @@ from ingest.config import IngestConfig
 from ingest.consumer import Ingester
 from ingest.errors import BinaryEncodeError, DecodeError, IngestError, Reason, TopicError
 from ingest.metrics import IngestMetrics
-from ingest.topics import DEFAULT_ROOT, Topic, format_topic, parse_topic, subscription
+from wire.topics import DEFAULT_ROOT, Topic, format_topic, parse_topic, subscription
 
 __all__ = [
     "DEFAULT_ROOT",

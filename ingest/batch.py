@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ingest import binary
 from ingest.columns import FIELDS, REASONS, fast_columns, json_columns
 from ingest.errors import DecodeError, Reason
 from ingest.payload import (
@@ -22,9 +21,10 @@ from ingest.payload import (
     decode_status,
     decode_telemetry,
 )
-from ingest.point import POINT_DTYPE
-from ingest.topics import Topic, parse_topic
 from ingest.validation import Rules, describe, validate
+from wire import binary
+from wire.point import POINT_DTYPE
+from wire.topics import DEFAULT_ROOT, Topic, parse_topic
 
 __all__ = ["Batch", "DeadLetter", "Message", "WriteSet"]
 
@@ -70,6 +70,7 @@ class WriteSet:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     message_results: Counter[str] = field(default_factory=Counter)
     rejected_points: int = 0  # telemetry points (or unreadable telemetry messages) dead-lettered
+    root: str = DEFAULT_ROOT  # the topic tree the messages came from
 
 
 def _utc(epoch_s: float) -> dt.datetime:
@@ -108,7 +109,7 @@ class Batch:
         self.points = 0
         self._vehicles: dict[tuple[str, str], int] = {}
         self._telemetry: list[_Telemetry] = []
-        self._out = WriteSet()
+        self._out = WriteSet(root=root)
 
     def __len__(self) -> int:
         return len(self.messages)

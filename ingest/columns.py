@@ -17,7 +17,7 @@ import numpy as np
 from ingest._rfc3339 import parse_fixed
 from ingest.errors import Reason
 from ingest.payload import FastPoint, parse_ts_ms
-from ingest.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
+from wire.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
 
 __all__ = ["FIELDS", "REASONS", "code", "fast_columns", "json_columns", "mark"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.topics import DEFAULT_ROOT
+from wire.topics import DEFAULT_ROOT
 
 __all__ = ["IngestConfig"]
 

@@ -42,9 +42,9 @@ from ingest.batch import Batch, DeadLetter, Message, WriteSet
 from ingest.config import IngestConfig
 from ingest.errors import Reason
 from ingest.metrics import IngestMetrics
-from ingest.topics import subscription
 from ingest.validation import Rules
 from ingest.writer import Writer, WriteResult, prepare_connection
+from wire.topics import subscription
 
 __all__ = ["Ingester"]
 

@@ -2,7 +2,7 @@
 
 Telemetry is one JSON point, a JSON batch (an array of points), a ThingsBoard-style batch
 (``[{"ts": <epoch ms>, "values": {...}}]``, or one such object), or the binary encoding of
-:mod:`ingest.binary`. Events are one JSON object or an array of them; status is the text
+:mod:`wire.binary`. Events are one JSON object or an array of them; status is the text
 ``online`` or ``offline``.
 """
 
@@ -21,8 +21,8 @@ import msgspec
 import numpy as np
 import orjson
 
-from ingest import binary
 from ingest.errors import DecodeError, Reason
+from wire import binary
 
 __all__ = [
     "EVENT_TYPES",

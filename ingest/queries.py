@@ -1,4 +1,5 @@
-"""The ingester's SQL, all of it."""
+"""The ingester's own SQL: vehicles, statuses and dead letters (points and events go through
+the store's write path, :mod:`fleet.telemetry`)."""
 
 from __future__ import annotations
 
@@ -6,50 +7,12 @@ from typing import Final
 
 from psycopg import sql
 
-from ingest._pgcopy import COLUMNS
-
 __all__ = [
-    "COPY_STAGING",
-    "COPY_TELEMETRY",
-    "CREATE_STAGING",
-    "INSERT_EVENT",
-    "INSERT_TELEMETRY",
     "SELECT_VEHICLES",
     "UPSERT_DEAD_LETTER",
     "UPSERT_STATUS",
     "UPSERT_VEHICLES",
 ]
-
-_COLUMNS: Final = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-
-# A temporary table per connection, emptied at every commit: the COPY target of a batch that
-# holds points already stored (the slow path).
-CREATE_STAGING: Final = sql.SQL(
-    """
-    CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
-        vehicle_key integer, ts timestamptz, lat double precision, lon double precision,
-        speed_kmh real, heading_deg real, hdop real, soc_pct real, voltage_v real,
-        current_a real, batt_temp_c real, odometer_km double precision, seq bigint,
-        received_at timestamptz
-    ) ON COMMIT DELETE ROWS
-    """
-)
-
-# The fast path: a batch's points straight into telemetry (a duplicate raises UniqueViolation
-# and the batch is written again through the staging table).
-COPY_TELEMETRY: Final = sql.SQL("COPY telemetry ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMNS)
-
-COPY_STAGING: Final = sql.SQL("COPY ingest_staging ({}) FROM STDIN (FORMAT BINARY)").format(
-    _COLUMNS
-)
-
-INSERT_TELEMETRY: Final = sql.SQL(
-    """
-    INSERT INTO telemetry ({columns})
-    SELECT {columns} FROM ingest_staging
-    ON CONFLICT (vehicle_key, ts) DO NOTHING
-    """
-).format(columns=_COLUMNS)
 
 # One statement (one round trip, its own transaction): the vehicles it created, and those
 # that were there when it started. One created meanwhile by another ingester is in neither
@@ -76,14 +39,6 @@ SELECT_VEHICLES: Final = sql.SQL(
     FROM vehicles AS v
     JOIN unnest(%s::text[], %s::text[]) AS u (fleet, vehicle)
       ON v.fleet = u.fleet AND v.vehicle = u.vehicle
-    """
-)
-
-INSERT_EVENT: Final = sql.SQL(
-    """
-    INSERT INTO vehicle_events (vehicle_key, ts, type, ride_id, rider, attributes, received_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
-    ON CONFLICT (vehicle_key, ts, type) DO NOTHING
     """
 )
 

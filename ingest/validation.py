@@ -32,7 +32,7 @@ def validate(
     Parameters
     ----------
     points
-        A :data:`ingest.point.POINT_DTYPE` array.
+        A :data:`wire.point.POINT_DTYPE` array.
     received_ms
         int64, the epoch ms each point's message arrived, same length.
     reasons, fields

@@ -1,11 +1,14 @@
-"""The batch writer: one transaction per batch.
+"""The batch writer: one transaction per batch, points and events through the store's write
+path (:mod:`fleet.telemetry`).
 
 The points of a batch go straight into ``telemetry`` with one binary COPY (the fast path).
 Points already stored are rare (a QoS 1 redelivery, a device resending): the COPY then fails
 with a unique violation, the transaction is rolled back, and the batch is written again
-through a temporary staging table and ``INSERT ... ON CONFLICT DO NOTHING`` (the slow path).
-Duplicates inside one batch never reach the database: they are removed with numpy first
-(the first arrival of each (vehicle, ts) is kept), so both paths count them exactly.
+through the staging table (the slow path), which proves for each point whether it was stored
+or was a duplicate; a point the database neither stored nor holds becomes a ``not_stored``
+dead letter. Duplicates inside one batch never reach the database: they are removed with
+numpy first (the first arrival of each (vehicle, ts) is kept), so both paths count them
+exactly.
 """
 
 from __future__ import annotations
@@ -16,15 +19,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from fleet.telemetry import (
+    AlreadyStored,
+    Events,
+    create_staging,
+    stage_points,
+    write_events,
+    write_points,
+)
 from ingest import queries
-from ingest._pgcopy import copy_payload
 from ingest.batch import DeadLetter, WriteSet
+from wire.errors import Reason
+from wire.point import OPTIONAL_FIELDS, SEQ_ABSENT
+from wire.topics import format_topic
 
-__all__ = ["WriteResult", "Writer", "prepare_connection", "unique_points"]
+__all__ = ["WriteResult", "Writer", "prepare_connection"]
 
 
 @dataclass(frozen=True)
@@ -47,32 +60,40 @@ class WriteResult:
     slow_path: bool = False  # the batch held points already stored
 
 
-class _AlreadyStored(Exception):
-    """The fast path's COPY met a point already in ``telemetry``."""
-
-
 def prepare_connection(conn: psycopg.Connection[Any]) -> None:
     """Pool ``configure`` callback: autocommit (a batch is one explicit transaction, a
     vehicle lookup a statement of its own) and the connection's staging table."""
     conn.autocommit = True
-    conn.execute(queries.CREATE_STAGING)
+    create_staging(conn)
 
 
-def unique_points(vehicle_key: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
-    """Indices of the points to write, in (ts, vehicle_key) order: of several points with
-    the same key only the first (in batch order) is kept.
-
-    Time order is the cheaper one for the database (the time index grows at one end; about
-    10 % faster than key order, measured), and every writer takes the keys in one order.
-    """
-    order = np.lexsort((vehicle_key, ts_ms))  # stable: the first arrival comes first
-    if len(order) < 2:
-        return order
-    k, t = vehicle_key[order], ts_ms[order]
-    first = np.empty(len(order), dtype=bool)
-    first[0] = True
-    first[1:] = (k[1:] != k[:-1]) | (t[1:] != t[:-1])
-    return order[first]
+def _not_stored(ws: WriteSet, lost: np.ndarray) -> list[DeadLetter]:
+    """Dead letters for points the database neither stored nor holds: the point as JSON."""
+    letters = []
+    for i in lost.tolist():
+        p = ws.points[i]
+        fleet, vehicle = ws.vehicles[int(ws.point_vehicle[i])]
+        body: dict[str, object] = {
+            "ts": int(p["ts_ms"]),
+            "lat": float(p["lat"]),
+            "lon": float(p["lon"]),
+        }
+        for name in OPTIONAL_FIELDS:
+            value = p[name].item()
+            if value == value and value != SEQ_ABSENT:  # NaN, SEQ_ABSENT: absent
+                body[name] = value
+        letters.append(
+            DeadLetter(
+                format_topic(fleet, vehicle, "telemetry", ws.root),
+                orjson.dumps(body),
+                Reason.NOT_STORED,
+                "the database neither stored this point nor holds it (a row dropped without "
+                "a conflict, as TimescaleDB before 2.18.1 does)",
+                dt.datetime.fromtimestamp(int(ws.point_received_ms[i]) / 1000, dt.UTC),
+                points=1,
+            )
+        )
+    return letters
 
 
 class Writer:
@@ -104,25 +125,44 @@ class Writer:
         started = time.perf_counter()
         try:
             return self._write(ws, started, fast=True)
-        except _AlreadyStored:
+        except AlreadyStored:
             return self._write(ws, started, fast=False)
 
     def _write(self, ws: WriteSet, started: float, fast: bool) -> WriteResult:
         with self.pool.connection(timeout=self.connection_timeout_s) as conn:
             keys = self._resolve(conn, ws.vehicles)
             with conn.transaction():
-                stored = self._points(conn, ws, keys, fast)
-                events_stored = self._events(conn, ws, keys)
+                written = write_points(
+                    conn,
+                    stage_points(ws.points, keys[ws.point_vehicle], ws.point_received_ms),
+                    direct=fast,
+                )
+                events_stored = write_events(
+                    conn,
+                    [int(keys[v]) for v, _, _ in ws.events],
+                    Events(
+                        ts=[
+                            dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC)
+                            for _, e, _ in ws.events
+                        ],
+                        type=[e.type for _, e, _ in ws.events],
+                        ride_id=[e.ride_id for _, e, _ in ws.events],
+                        rider=[e.rider for _, e, _ in ws.events],
+                        attributes=[e.attributes for _, e, _ in ws.events],
+                        received_at=[received for _, _, received in ws.events],
+                    ),
+                )
                 if ws.statuses:
                     with conn.cursor() as cur:
                         cur.executemany(
                             queries.UPSERT_STATUS,
                             [(int(keys[v]), online, at) for v, online, at in ws.statuses],
                         )
-                new, repeated = self._dead_letters(conn, ws.dead_letters)
+                lost = _not_stored(ws, written.not_stored)
+                new, repeated = self._dead_letters(conn, ws.dead_letters + lost)
         return WriteResult(
-            stored=stored,
-            duplicates=len(ws.points) - stored,
+            stored=written.stored,
+            duplicates=written.duplicates,
             events_stored=events_stored,
             events_duplicate=len(ws.events) - events_stored,
             commit_seconds=time.perf_counter() - started,
@@ -131,49 +171,6 @@ class Writer:
             repeated_dead_letters=repeated,
             slow_path=not fast,
         )
-
-    @staticmethod
-    def _points(conn: psycopg.Connection[Any], ws: WriteSet, keys: np.ndarray, fast: bool) -> int:
-        """COPY the batch's points (fast: into telemetry; else through staging); stored."""
-        if not len(ws.points):
-            return 0
-        vehicle_key = keys[ws.point_vehicle]
-        keep = unique_points(vehicle_key, ws.points["ts_ms"])
-        payload = copy_payload(ws.points[keep], vehicle_key[keep], ws.point_received_ms[keep])
-        with conn.cursor() as cur:
-            if fast:
-                try:
-                    with cur.copy(queries.COPY_TELEMETRY) as copy:
-                        copy.write(payload)
-                except psycopg.errors.UniqueViolation as exc:
-                    raise _AlreadyStored from exc
-                return len(keep)
-            with cur.copy(queries.COPY_STAGING) as copy:
-                copy.write(payload)
-            cur.execute(queries.INSERT_TELEMETRY)
-            return max(cur.rowcount, 0)
-
-    @staticmethod
-    def _events(conn: psycopg.Connection[Any], ws: WriteSet, keys: np.ndarray) -> int:
-        if not ws.events:
-            return 0
-        with conn.cursor() as cur:
-            cur.executemany(
-                queries.INSERT_EVENT,
-                [
-                    (
-                        int(keys[v]),
-                        dt.datetime.fromtimestamp(e.ts_ms / 1000, dt.UTC),
-                        e.type,
-                        e.ride_id,
-                        e.rider,
-                        Jsonb(e.attributes),
-                        received,
-                    )
-                    for v, e, received in ws.events
-                ],
-            )
-            return max(cur.rowcount, 0)
 
     @staticmethod
     def _dead_letters(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackfillError",
     "EmbeddedServiceError",
     "PogoError",
     "SettingsError",
@@ -49,6 +50,10 @@ class UnavailableError(PogoError):
 
 class EmbeddedServiceError(PogoError):
     """A private PostgreSQL or Mosquitto of ``pogo demo`` (or of the tests) could not start."""
+
+
+class BackfillError(PogoError):
+    """Writing a simulated history into the database failed (schema missing, rows refused)."""
 
 
 def database_unreachable(exc: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 The public surface::
 
-    from simulators import benguerir, simulate, backfill, write_truth, read_truth
+    from simulators import benguerir, simulate, received, write_truth, read_truth
 
     sim = simulate(benguerir(seed=7, days=30))
     sim.points     # every point as transmitted (POINT_DTYPE), faults included
@@ -10,14 +10,14 @@ The public surface::
     sim.truth      # every true ride (TRUTH_DTYPE)
     sim.malformed  # the bad payloads the devices send (MALFORMED_DTYPE)
     sim.vehicles   # fleet, vehicle, battery_kwh
-    backfill(dsn, sim)  # straight into the database with COPY
+    received(sim)  # the history as the ingester would receive it, chunk by chunk (arrays)
     publish(sim, MqttTarget(host, port, root="pogo/v1"), mode="binary", speedup=60)
     load(config, MqttTarget(...), processes=2)  # flat out, for the ingest benchmark
 """
 
-from simulators.backfill import BackfillCounts, backfill
+from simulators.backfill import Received, received
 from simulators.config import FaultRates, ScenarioConfig, benguerir
-from simulators.errors import BackfillError, PublishError, ScenarioError, SimulatorError
+from simulators.errors import PublishError, ScenarioError, SimulatorError
 from simulators.load import LoadCounts, load
 from simulators.publish import MqttTarget, PublishCounts, live_start, publish
 from simulators.render import (
@@ -52,24 +52,23 @@ __all__ = [
     "STATE_RIDING",
     "TRUTH_DTYPE",
     "VEHICLE_DTYPE",
-    "BackfillCounts",
-    "BackfillError",
     "FaultRates",
     "LoadCounts",
     "MqttTarget",
     "PublishCounts",
     "PublishError",
+    "Received",
     "Rendered",
     "ScenarioConfig",
     "ScenarioError",
     "Simulation",
     "SimulatorError",
-    "backfill",
     "benguerir",
     "live_start",
     "load",
     "publish",
     "read_truth",
+    "received",
     "simulate",
     "write_truth",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BackfillError", "PublishError", "ScenarioError", "SimulatorError"]
+__all__ = ["PublishError", "ScenarioError", "SimulatorError"]
 
 
 class SimulatorError(Exception):
@@ -19,9 +19,6 @@ class ScenarioError(SimulatorError):
         super().__init__(f"{parameter} is {value!r}; expected {expected}")
 
 
-class BackfillError(SimulatorError):
-    """Writing a simulation straight into the database failed (schema missing, bad rows)."""
-
-
 class PublishError(SimulatorError):
-    """The broker could not be reached, refused the connection, or stopped acknowledging."""
+    """The broker could not be reached, refused the connection, or stopped acknowledging; or
+    a topic to publish on breaks the contract (an invalid root or vehicle id)."""

@@ -39,14 +39,14 @@ from simulators.wire import (
     event_messages,
     malformed_messages,
     telemetry_messages,
-    topic,
 )
+from wire.topics import Kind, format_topic
 
 __all__ = ["MqttTarget", "PublishCounts", "Publisher", "SimClock", "live_start", "publish"]
 
 log = structlog.get_logger(__name__)
 
-_KIND_TOPIC = {
+_KIND_TOPIC: dict[int, Kind] = {
     MESSAGE_TELEMETRY: "telemetry",
     MESSAGE_MALFORMED: "telemetry",
     MESSAGE_EVENTS: "events",
@@ -162,6 +162,16 @@ class Publisher:
         self._lock = threading.Condition()
         self._connected: set[int] = set()
         self._failed: str | None = None
+        try:  # each vehicle's topics, formatted (and validated) once
+            self._topics = [
+                {
+                    kind: format_topic(fleet, v, name, target.root)
+                    for kind, name in _KIND_TOPIC.items()
+                }
+                for v in vehicles
+            ]
+        except ValueError as exc:
+            raise PublishError(f"cannot publish: {exc}") from exc
         if connections is None:
             self._clients = [self._client(i, v) for i, v in enumerate(vehicles)]
         else:
@@ -169,7 +179,7 @@ class Publisher:
         self._route = np.arange(len(vehicles)) % len(self._clients)
 
     def _status_topic(self, index: int) -> str:
-        return topic(self.target.root, self.fleet, self.vehicles[index], "status")
+        return self._topics[index][MESSAGE_STATUS]
 
     def _client(self, index: int, vehicle: str) -> mqtt.Client:
         client = mqtt.Client(
@@ -276,7 +286,7 @@ class Publisher:
             kind = kinds[i]
             index = vehicles[i]
             retain = kind == MESSAGE_STATUS
-            name = topic(self.target.root, self.fleet, self.vehicles[index], _KIND_TOPIC[kind])
+            name = self._topics[index][kind]
             self._send(self._clients[self._route[index]], name, payload, retain=retain)
             if kind == MESSAGE_TELEMETRY:
                 self.counts.telemetry_messages += 1

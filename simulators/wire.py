@@ -1,8 +1,8 @@
-"""The wire contract of DESIGN.md, as the devices speak it: topics and payloads.
+"""The devices' messages: the simulated points as payloads of the wire contract (:mod:`wire`).
 
 Telemetry goes out as one JSON object per point (``json``), as JSON arrays of a vehicle's
-points (``batch``), or in the ingester's binary encoding (``binary``, :mod:`ingest.binary`,
-encoded straight from the arrays with :func:`ingest.binary.encode_columns`). Batches hold
+points (``batch``), or in the ingester's binary encoding (``binary``, :mod:`wire.binary`,
+encoded straight from the arrays with :func:`wire.binary.encode_columns`). Batches hold
 the points a vehicle sends within ``batch_s`` seconds of each other (a buffered episode's
 upload is one batch), at most 1,000 each. Optional values that are absent (NaN) are left out of
 JSON and marked absent in binary.
@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ingest import binary
+from wire import binary
+from wire.point import FIELDS, OPTIONAL_FLOAT_FIELDS, POINT_DTYPE
 
 __all__ = [
     "MESSAGE_EVENTS",
@@ -31,27 +32,12 @@ __all__ = [
     "event_messages",
     "json_points",
     "telemetry_messages",
-    "topic",
+    "wire_points",
 ]
 
 Mode = Literal["json", "batch", "binary"]
 MESSAGE_TELEMETRY, MESSAGE_EVENTS, MESSAGE_MALFORMED, MESSAGE_STATUS = 0, 1, 2, 3
 _MAX_BATCH = 1000
-_JSON_OPTIONAL = (
-    "speed_kmh",
-    "heading_deg",
-    "hdop",
-    "soc_pct",
-    "voltage_v",
-    "current_a",
-    "batt_temp_c",
-    "odometer_km",
-)
-
-
-def topic(root: str, fleet: str, vehicle: str, kind: str) -> str:
-    """``{root}/{fleet}/{vehicle}/{kind}``."""
-    return f"{root}/{fleet}/{vehicle}/{kind}"
 
 
 @dataclass(frozen=True)
@@ -100,13 +86,22 @@ class Messages:
         return int(self.send_ms.size)
 
 
+def wire_points(points: np.ndarray) -> np.ndarray:
+    """The simulator's points (``render.POINT_DTYPE``) as :data:`wire.point.POINT_DTYPE`."""
+    out = np.empty(points.size, dtype=POINT_DTYPE)
+    out["ts_ms"] = points["ts"].astype(np.int64)
+    for name in FIELDS[1:]:
+        out[name] = points[name]
+    return out
+
+
 def json_points(points: np.ndarray) -> list[dict[str, object]]:
     """One dict per point with the wire's field names (absent values left out)."""
     ts = np.char.add(np.datetime_as_string(points["ts"], unit="ms"), "Z").tolist()
     lat = points["lat"].tolist()
     lon = points["lon"].tolist()
     columns = []
-    for name in _JSON_OPTIONAL:
+    for name in OPTIONAL_FLOAT_FIELDS:
         values = points[name].astype(np.float64)
         present = np.isfinite(values)
         columns.append((name, values.tolist(), present.tolist()))
@@ -128,7 +123,7 @@ def binary_payload(points: np.ndarray) -> bytes:
 
 
 def _binary_records(points: np.ndarray) -> np.ndarray:
-    optional = {name: points[name] for name in _JSON_OPTIONAL}
+    optional = {name: points[name] for name in OPTIONAL_FLOAT_FIELDS}
     optional["seq"] = points["seq"].astype(np.float64)
     return binary.encode_columns(
         points["ts"].astype(np.int64), points["lat"], points["lon"], optional

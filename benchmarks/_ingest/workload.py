@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import orjson
 
-from ingest.point import POINT_DTYPE
+from wire.point import POINT_DTYPE
 
 VEHICLES = 200
 

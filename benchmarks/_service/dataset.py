@@ -4,7 +4,7 @@ The database ``pogo_bench_service_<version>`` on the benchmark server is reused 
 a complete data set (a ``bench_meta`` row written last); delete it to rebuild. Building it:
 
 1. ``simulators.simulate(simulators.benguerir(seed=7, days=730))`` and
-   ``simulators.backfill(dsn, sim)``: about 24 million telemetry points and the ride events,
+   ``pogo.backfill.backfill(dsn, sim)``: about 24 million telemetry points and the ride events,
    written with COPY.
 2. Trips: by the trip builder when ``fleet`` ships one; otherwise (and the report says so)
    from the simulator's ground truth, one trips row per true ride, CO2 per trip from
@@ -28,6 +28,7 @@ from psycopg import sql
 import emissions
 import simulators
 from fleet import upgrade
+from pogo.backfill import backfill
 
 VERSION = "v1"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -162,7 +163,7 @@ def ensure_dataset(log: Any = print) -> Dataset:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         upgrade(dsn)
         log(f"simulated {len(sim.truth):,} rides; backfilling telemetry (minutes)...")
-        counts = simulators.backfill(dsn, sim)
+        counts = backfill(dsn, sim)
         log(f"backfilled {counts.points_inserted:,} points in {counts.seconds:.0f} s")
         _mark(dsn, "backfill")
     upgrade(dsn)  # migrations that landed since the data set was started

@@ -20,10 +20,11 @@ from types import FrameType
 
 import click
 
+from pogo.backfill import backfill
 from pogo.commands._context import pass_settings
 from pogo.errors import PogoError
 from pogo.settings import Settings
-from simulators import FaultRates, SimulatorError, backfill, benguerir, write_truth
+from simulators import FaultRates, SimulatorError, benguerir, write_truth
 from simulators import simulate as run_simulation
 from simulators.calibration import calibration as calibration_of
 from simulators.calibration import format_calibration

@@ -7,11 +7,11 @@ import time
 
 import psycopg
 
-from ingest.topics import format_topic
 from pogo.embedded import PrivateMosquitto
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import track
 from tests.ingest.harness import Publisher, config_for, running, telemetry_count, wait_for
+from wire.topics import format_topic
 
 
 def test_blocked_database_bounds_what_the_ingester_holds(

@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg
 
-from ingest import binary
-from ingest.topics import format_topic
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, running, telemetry_count, wait_for
+from wire import binary
+from wire.topics import format_topic
 
 MAX_PAYLOAD = 4096
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from ingest.columns import FIELDS, REASONS, json_columns
-from ingest.point import SEQ_ABSENT
 from tests.ingest.builders import full_point, point
+from wire.point import SEQ_ABSENT
 
 
 def _reason(code: int) -> str | None:

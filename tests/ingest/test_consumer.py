@@ -9,12 +9,12 @@ import random
 import orjson
 import psycopg
 
-from ingest import binary
 from ingest.payload import MAX_BATCH
-from ingest.topics import format_topic
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import full_point, now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, count, running, telemetry_count, wait_for
+from wire import binary
+from wire.topics import format_topic
 
 
 def test_every_wire_format_is_stored(

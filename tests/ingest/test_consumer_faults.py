@@ -16,10 +16,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from psycopg import sql
 
-from ingest.topics import format_topic
 from pogo.embedded import PrivateMosquitto
 from tests.ingest.builders import now_ms, track
 from tests.ingest.harness import IngestProcess, Publisher, count, telemetry_count, wait_for
+from wire.topics import format_topic
 
 pytestmark = pytest.mark.slow
 

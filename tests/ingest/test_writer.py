@@ -13,10 +13,11 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from ingest.batch import Batch, Message, WriteSet
-from ingest.topics import format_topic
 from ingest.validation import Rules
 from ingest.writer import Writer, prepare_connection
+from tests.fleet.dropping import DROPPED_LAT, drop_marked_rows
 from tests.ingest.builders import full_point, now_ms, point, track
+from wire.topics import format_topic
 
 ROOT = "pogo/v1"
 
@@ -133,3 +134,32 @@ def test_identical_dead_letters_in_one_batch_make_one_row(writer: Writer, db_url
         ("empty_batch", 2),
         ("malformed_json", 1),
     ]
+
+
+def test_a_point_the_database_drops_becomes_a_not_stored_dead_letter(
+    writer: Writer, db_url: str
+) -> None:
+    """On the slow path, a point the database neither stores nor holds (a row dropped
+    without a conflict) is not counted as a duplicate: it becomes a ``not_stored`` dead
+    letter holding the point, on its vehicle's topic."""
+    start = now_ms(-60)
+    writer.write(write_set(("n", track(2, start_ms=start))))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        drop_marked_rows(conn, "always")
+    lost = point(start + 5000, lat=DROPPED_LAT, soc_pct=50.0)
+    result = writer.write(write_set(("n", [*track(3, start_ms=start), lost])))
+    assert (result.stored, result.duplicates, result.slow_path) == (1, 2, True)
+    (dead,) = result.dead_letters
+    assert (str(dead.reason), dead.points, dead.topic) == (
+        "not_stored",
+        1,
+        f"{ROOT}/wt/n/telemetry",
+    )
+    assert orjson.loads(dead.payload) == {
+        "ts": start + 5000,
+        "lat": DROPPED_LAT,
+        "lon": -7.9531,
+        "soc_pct": 50.0,
+    }
+    assert _rows(db_url, "SELECT count(*) FROM telemetry") == [(3,)]
+    assert _rows(db_url, "SELECT reason FROM dead_letters") == [("not_stored",)]

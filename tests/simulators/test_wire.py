@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from ingest import binary
 from ingest.payload import decode_telemetry
 from simulators import STATE_RIDING, simulate
 from simulators.wire import binary_payload, json_points, telemetry_messages
 from tests.simulators.builders import scenario
+from wire import binary
 
 
 def _points() -> np.ndarray:
@@ -17,7 +17,7 @@ def _points() -> np.ndarray:
 
 
 def test_binary_matches_the_ingesters_encoder() -> None:
-    """The vectorised binary payload is byte for byte what ingest.binary.encode makes."""
+    """The vectorised binary payload is byte for byte what wire.binary.encode makes."""
     points = _points()
     sample = np.concatenate([points[points["state"] == STATE_RIDING][:50], points[:50]])
     dicts = json_points(sample)

@@ -51,8 +51,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from ingest.errors import BinaryEncodeError, DecodeError, Reason
-from ingest.point import POINT_DTYPE, SEQ_ABSENT
+from wire.errors import BinaryEncodeError, DecodeError, Reason
+from wire.point import POINT_DTYPE, SEQ_ABSENT
 
 __all__ = [
     "HEADER_DTYPE",
@@ -98,7 +98,8 @@ RECORD_DTYPE: Final = np.dtype(
 HEADER_SIZE: Final = HEADER_DTYPE.itemsize  # 8
 RECORD_SIZE: Final = RECORD_DTYPE.itemsize  # 40
 
-# (point field, record field, scale: wire integer = round(value * scale), present bit)
+# (point field, record field, scale: wire integer = round(value * scale), present bit), in
+# the order of wire.point.OPTIONAL_FIELDS
 _OPTIONAL: Final = (
     ("speed_kmh", "speed", 100.0, 0),
     ("heading_deg", "heading", 100.0, 1),
@@ -172,10 +173,10 @@ def decode_records(payload: bytes) -> np.ndarray:
 
 
 def decode(payload: bytes) -> np.ndarray:
-    """Decode a binary message into an array of :data:`ingest.point.POINT_DTYPE`.
+    """Decode a binary message into an array of :data:`wire.point.POINT_DTYPE`.
 
     Absent optional fields become NaN (or ``SEQ_ABSENT``); no validation beyond the framing
-    is done here (see :mod:`ingest.validation`). Raises :class:`DecodeError` as
+    is done here (the ingester's validation does it). Raises :class:`DecodeError` as
     :func:`decode_records` does.
     """
     records = decode_records(payload)
@@ -272,7 +273,7 @@ def encode(points: Sequence[Mapping[str, Any]]) -> bytes:
     """Encode points (dicts with the JSON field names; ``ts`` as epoch ms or aware datetime).
 
     Optional fields that are missing or None are marked absent. Raises
-    :class:`ingest.errors.BinaryEncodeError` for more than :data:`MAX_RECORDS` points, none, a
+    :class:`wire.errors.BinaryEncodeError` for more than :data:`MAX_RECORDS` points, none, a
     missing ``ts``/``lat``/``lon``, or a value the encoding cannot represent (NaN included).
     """
     n = len(points)

@@ -1,4 +1,4 @@
-"""Tests of ingest/binary.py: the compact binary encoding, version 1."""
+"""Tests of wire/binary.py: the compact binary encoding, version 1."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import struct
 import numpy as np
 import pytest
 
-from ingest import binary
-from ingest.errors import BinaryEncodeError, DecodeError, Reason
-from ingest.point import SEQ_ABSENT
 from tests.ingest.builders import full_point, point, track
+from wire import binary
+from wire.errors import BinaryEncodeError, DecodeError, Reason
+from wire.point import OPTIONAL_FIELDS, SEQ_ABSENT
 
 
 def test_round_trip_keeps_every_field_to_its_resolution() -> None:
@@ -113,3 +113,21 @@ def test_record_payloads_split_the_records() -> None:
     parts = binary.record_payloads(payload)
     assert len(parts) == 3 and all(len(p) == 40 for p in parts)
     assert b"".join(parts) == payload[8:]
+
+
+def test_the_record_carries_the_optional_fields_in_wire_order() -> None:
+    """Present bit i is optional field i of the contract: a record with only bit i set
+    decodes to a point with only that field present."""
+    for bit, name in enumerate(OPTIONAL_FIELDS):
+        records = binary.encode_columns(
+            np.array([1_790_000_000_000]),
+            np.array([32.2]),
+            np.array([-7.9]),
+            {name: np.array([1.0])},
+        )
+        assert int(records["present"][0]) == 1 << bit
+        decoded = binary.decode(binary.header(1) + records.tobytes())[0]
+        present = [
+            n for n in OPTIONAL_FIELDS if decoded[n] == decoded[n] and decoded[n] != SEQ_ABSENT
+        ]
+        assert present == [name]

@@ -1,11 +1,12 @@
-"""simulators/backfill.py: a simulation written straight into PostgreSQL with COPY."""
+"""pogo/backfill.py: a simulation handed to the store's write path (COPY straight in)."""
 
 from __future__ import annotations
 
 import numpy as np
 import psycopg
 
-from simulators import backfill, simulate
+from pogo.backfill import backfill
+from simulators import simulate
 from tests.simulators.builders import scenario
 
 

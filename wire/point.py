@@ -1,7 +1,9 @@
-"""The telemetry point as the ingester holds it: one numpy structured dtype for every codec.
+"""The telemetry point of the wire contract: its fields, and one numpy structured dtype for
+every codec and every writer.
 
-Every decoder (JSON point, JSON batch, ThingsBoard batch, binary) returns an array of
-:data:`POINT_DTYPE`. Optional float fields hold NaN when absent (validation has already turned
+Every decoder of the ingester (JSON point, JSON batch, ThingsBoard batch, binary) returns an
+array of :data:`POINT_DTYPE`, the simulators convert their points to it, and the store writes
+it. Optional float fields hold NaN when absent (the ingester's validation has already turned
 every NaN or Infinity that a device *sent* into a dead letter, so NaN can only mean absent);
 ``seq`` holds :data:`SEQ_ABSENT` when absent.
 """
@@ -13,9 +15,12 @@ from typing import Final
 import numpy as np
 
 __all__ = [
+    "FIELDS",
     "FLOAT32_FIELDS",
     "OPTIONAL_FIELDS",
+    "OPTIONAL_FLOAT_FIELDS",
     "POINT_DTYPE",
+    "REQUIRED_FIELDS",
     "SEQ_ABSENT",
     "empty_points",
 ]
@@ -39,6 +44,9 @@ POINT_DTYPE: Final = np.dtype(
 
 SEQ_ABSENT: Final = int(np.iinfo(np.int64).min)
 
+#: The fields every point carries (``ts`` is ``ts_ms`` in :data:`POINT_DTYPE`).
+REQUIRED_FIELDS: Final = ("ts", "lat", "lon")
+
 #: The optional fields, in wire order.
 OPTIONAL_FIELDS: Final = (
     "speed_kmh",
@@ -52,16 +60,14 @@ OPTIONAL_FIELDS: Final = (
     "seq",
 )
 
+#: Every field, by its wire name, in wire order.
+FIELDS: Final = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
+
+#: The optional fields that are numbers with a fraction (all but the integer ``seq``).
+OPTIONAL_FLOAT_FIELDS: Final = tuple(n for n in OPTIONAL_FIELDS if POINT_DTYPE[n].kind == "f")
+
 #: The optional fields stored as ``real`` (float32) in the telemetry table.
-FLOAT32_FIELDS: Final = (
-    "speed_kmh",
-    "heading_deg",
-    "hdop",
-    "soc_pct",
-    "voltage_v",
-    "current_a",
-    "batt_temp_c",
-)
+FLOAT32_FIELDS: Final = tuple(n for n in OPTIONAL_FIELDS if POINT_DTYPE[n] == np.float32)
 
 
 def empty_points(n: int) -> np.ndarray:

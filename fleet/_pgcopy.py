@@ -1,4 +1,4 @@
-"""PostgreSQL's binary COPY format, built with numpy (no per-row Python).
+"""PostgreSQL's binary COPY format for telemetry rows, built with numpy (no per-row Python).
 
 A row of ``telemetry`` (or of the staging table, which has the same columns) is fixed-width
 once we know which optional fields it carries: an absent field is a length of -1 and no
@@ -12,7 +12,7 @@ from typing import Final
 
 import numpy as np
 
-from ingest.point import SEQ_ABSENT
+from wire.point import OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
 
 __all__ = ["COLUMNS", "PG_EPOCH_MS", "copy_payload"]
 
@@ -20,21 +20,14 @@ PG_EPOCH_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z, PostgreSQL's times
 _HEADER: Final = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _TRAILER: Final = b"\xff\xff"
 
-# (column, big-endian type, optional)
+# (column, big-endian type, optional): the key, the point's fields with their wire types, the
+# time received.
 _COLUMNS: Final = (
     ("vehicle_key", ">i4", False),
     ("ts", ">i8", False),
     ("lat", ">f8", False),
     ("lon", ">f8", False),
-    ("speed_kmh", ">f4", True),
-    ("heading_deg", ">f4", True),
-    ("hdop", ">f4", True),
-    ("soc_pct", ">f4", True),
-    ("voltage_v", ">f4", True),
-    ("current_a", ">f4", True),
-    ("batt_temp_c", ">f4", True),
-    ("odometer_km", ">f8", True),
-    ("seq", ">i8", True),
+    *((name, POINT_DTYPE[name].newbyteorder(">").str, True) for name in OPTIONAL_FIELDS),
     ("received_at", ">i8", False),
 )
 #: The column list of the COPY, in the order of the payload's fields.
@@ -78,14 +71,14 @@ def _rows(
 def copy_payload(points: np.ndarray, vehicle_key: np.ndarray, received_ms: np.ndarray) -> bytes:
     """The bytes of ``COPY telemetry (COLUMNS) FROM STDIN (FORMAT BINARY)`` for these points.
 
-    Absent optional values (NaN, or :data:`ingest.point.SEQ_ABSENT` for ``seq``) become NULL;
+    Absent optional values (NaN, or :data:`wire.point.SEQ_ABSENT` for ``seq``) become NULL;
     validation has turned every NaN a device sent into a dead letter, so NaN means absent.
     Rows keep their order within a presence pattern; patterns follow each other.
 
     Parameters
     ----------
     points
-        :data:`ingest.point.POINT_DTYPE`, validated.
+        :data:`wire.point.POINT_DTYPE`, validated.
     vehicle_key, received_ms
         int32 and int64 arrays of the same length.
     """

@@ -1,11 +1,11 @@
-"""Tests of ingest/topics.py: the topic tree of the wire contract."""
+"""Tests of wire/topics.py: the topic tree of the wire contract."""
 
 from __future__ import annotations
 
 import pytest
 
-from ingest.errors import Reason, TopicError
-from ingest.topics import DEFAULT_ROOT, Topic, format_topic, parse_topic, subscription
+from wire.errors import Reason, TopicError
+from wire.topics import DEFAULT_ROOT, Topic, format_topic, parse_topic, subscription, subtree
 
 
 def test_parse_the_three_kinds_under_the_default_root() -> None:
@@ -58,3 +58,15 @@ def test_subscription_covers_the_tree_and_shares_when_grouped() -> None:
     assert subscription("t/1/pogo/v1", "ingesters") == "$share/ingesters/t/1/pogo/v1/#"
     with pytest.raises(ValueError, match="shared group"):
         subscription(shared_group="a/b")
+
+
+def test_subtree_is_one_vehicle_or_one_fleet_and_cannot_be_widened() -> None:
+    """subtree() filters one vehicle's topics (or a fleet's): every topic format_topic gives
+    that vehicle is under it, and an id holding a wildcard or a level is refused."""
+    assert subtree("benguerir", "m1") == "pogo/v1/benguerir/m1/#"
+    assert subtree("benguerir", root="t/1/pogo/v1") == "t/1/pogo/v1/benguerir/#"
+    for kind in ("telemetry", "events", "status"):
+        assert format_topic("benguerir", "m1", kind).startswith(subtree("benguerir", "m1")[:-1])
+    for fleet, vehicle in (("benguerir", "+"), ("#", "m1"), ("benguerir", "m1/x"), ("", None)):
+        with pytest.raises(ValueError, match="id is"):
+            subtree(fleet, vehicle)

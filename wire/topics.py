@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal, get_args
 
-from ingest.errors import TopicError
+from wire.errors import TopicError
 
 __all__ = [
     "DEFAULT_ROOT",
@@ -21,6 +21,7 @@ __all__ = [
     "format_topic",
     "parse_topic",
     "subscription",
+    "subtree",
 ]
 
 DEFAULT_ROOT: Final = "pogo/v1"
@@ -75,12 +76,16 @@ def parse_topic(topic: str, root: str = DEFAULT_ROOT) -> Topic:
     return Topic(fleet, vehicle, kind)  # kind was checked against KINDS
 
 
+def _check_id(name: str, value: str) -> None:
+    if not _ID.fullmatch(value):
+        raise ValueError(f"{name} id is {value!r}; expected [A-Za-z0-9_-]{{1,64}}")
+
+
 def format_topic(fleet: str, vehicle: str, kind: Kind, root: str = DEFAULT_ROOT) -> str:
     """The topic a vehicle publishes ``kind`` on; raises ``ValueError`` for invalid ids."""
     _check_root(root)
-    for name, value in (("fleet", fleet), ("vehicle", vehicle)):
-        if not _ID.fullmatch(value):
-            raise ValueError(f"{name} id is {value!r}; expected [A-Za-z0-9_-]{{1,64}}")
+    _check_id("fleet", fleet)
+    _check_id("vehicle", vehicle)
     if kind not in KINDS:
         raise ValueError(f"kind is {kind!r}; expected one of {', '.join(KINDS)}")
     return f"{root}/{fleet}/{vehicle}/{kind}"
@@ -96,3 +101,16 @@ def subscription(root: str = DEFAULT_ROOT, shared_group: str | None = None) -> s
     if not _GROUP.fullmatch(shared_group):
         raise ValueError(f"shared group is {shared_group!r}; expected [A-Za-z0-9_-]{{1,64}}")
     return f"$share/{shared_group}/{filter_}"
+
+
+def subtree(fleet: str, vehicle: str | None = None, root: str = DEFAULT_ROOT) -> str:
+    """The topic filter of one vehicle's subtree, ``{root}/{fleet}/{vehicle}/#``, or of a whole
+    fleet's, ``{root}/{fleet}/#`` (``vehicle`` None): what a broker ACL grants a device or a
+    fleet. Raises ``ValueError`` for an invalid root or id (so no id can widen the filter with
+    ``+``, ``#`` or ``/``)."""
+    _check_root(root)
+    _check_id("fleet", fleet)
+    if vehicle is None:
+        return f"{root}/{fleet}/#"
+    _check_id("vehicle", vehicle)
+    return f"{root}/{fleet}/{vehicle}/#"
