@@ -21,11 +21,11 @@ from psycopg_pool import ConnectionPool
 from ingest import Ingester
 from ingest.batch import Batch, Message
 from ingest.errors import Reason
-from ingest.topics import format_topic
 from ingest.writer import Writer, prepare_connection
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, count, running, telemetry_count, wait_for
+from wire.topics import format_topic
 
 MARK = b"poison-marker"
 

@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.topics import format_topic
 from pogo.embedded import PrivateMosquitto, free_port
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import now_ms, point, track
@@ -28,6 +27,7 @@ from tests.ingest.harness import (
     telemetry_count,
     wait_for,
 )
+from wire.topics import format_topic
 
 
 def _log_lines(process: IngestProcess) -> list[dict[str, object]]:
