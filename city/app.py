@@ -92,6 +92,10 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
         # nothing that needs another host, so only the OpenAPI document itself is published.
         docs_url=None,
         redoc_url=None,
+        # Starlette's limit: a declared Content-Length over it is refused before anything is
+        # read, a streamed body as soon as the count passes it (413, before authentication:
+        # FastAPI reads a body before it solves the route's dependencies).
+        max_body_size=config.max_body_bytes,
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()

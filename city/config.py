@@ -33,6 +33,9 @@ class ServiceConfig:
     cache_check_interval_s
         How often the cache reads the trips table's change counter: figures are at most this
         far behind the table (0: read it on every request).
+    max_body_bytes
+        The largest request body the service reads; a longer one gets 413 before it is read
+        whole or its sender authenticated.
     emissions_profile
         The methodology profile the emissions endpoint applies when none is asked for; None
         reports the per-trip figures the trip builder stored.
@@ -49,3 +52,4 @@ class ServiceConfig:
     cache_entries: int = 1024
     cache_check_interval_s: float = 0.2
     emissions_profile: str | None = None
+    max_body_bytes: int = 64 * 1024

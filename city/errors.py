@@ -8,6 +8,8 @@ __all__ = [
     "CityError",
     "ForbiddenError",
     "NotFoundError",
+    "PreconditionFailedError",
+    "PreconditionRequiredError",
 ]
 
 
@@ -44,3 +46,16 @@ class AuthenticationError(CityError):
 
 class ForbiddenError(CityError):
     """The token is known but lacks the right asked for, e.g. a read token editing (403)."""
+
+
+class PreconditionRequiredError(CityError):
+    """An edit came without ``If-Match`` (or ``If-None-Match: *`` to create) (answered 428)."""
+
+
+class PreconditionFailedError(CityError):
+    """An edit's ``If-Match`` names an older version, or ``If-None-Match: *`` an indicator
+    that exists (answered 412): someone else changed it since it was read."""
+
+    def __init__(self, message: str, etag: str | None) -> None:
+        self.etag = etag
+        super().__init__(message)

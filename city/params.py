@@ -157,7 +157,8 @@ def decode_cursor(token: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         micros, trip_id = json.loads(raw)
-        if not (isinstance(micros, int) and isinstance(trip_id, int)):
+        # bool is an int in Python: [true, false] would reach the query as booleans.
+        if not all(type(v) is int for v in (micros, trip_id)):
             raise ValueError("not two integers")
         start = _EPOCH + timedelta(microseconds=micros)
         if start.year < 1 or not 0 <= trip_id < 2**63:

@@ -18,8 +18,10 @@ from psycopg.rows import DictRow
 
 __all__ = [
     "Conn",
+    "create_indicator",
     "data_version",
     "fleet_gauges",
+    "indicator",
     "indicator_for_update",
     "insert_change",
     "list_changes",
@@ -200,18 +202,30 @@ _INDICATOR_FOR_UPDATE = sql.SQL(
     "SELECT " + _INDICATOR_COLUMNS + " FROM programme_indicators"
     " WHERE programme_id = %(p)s AND indicator_id = %(i)s FOR UPDATE"
 )
-_UPSERT_INDICATOR = sql.SQL(
-    """
+_INDICATOR = sql.SQL(
+    "SELECT " + _INDICATOR_COLUMNS + " FROM programme_indicators"
+    " WHERE programme_id = %(p)s AND indicator_id = %(i)s"
+)
+_WRITE_INDICATOR: LiteralString = """
     INSERT INTO programme_indicators
         (programme_id, indicator_id, label, value, qualifier, unit, period, source, sort,
          updated_at, updated_by)
     VALUES (%(programme_id)s, %(indicator_id)s, %(label)s, %(value)s, %(qualifier)s, %(unit)s,
             %(period)s, %(source)s, %(sort)s, now(), %(updated_by)s)
+    """
+_UPSERT_INDICATOR = sql.SQL(
+    _WRITE_INDICATOR
+    + """
     ON CONFLICT (programme_id, indicator_id) DO UPDATE SET
         label = EXCLUDED.label, value = EXCLUDED.value, qualifier = EXCLUDED.qualifier,
         unit = EXCLUDED.unit, period = EXCLUDED.period, source = EXCLUDED.source,
         sort = EXCLUDED.sort, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
     RETURNING """
+    + _INDICATOR_COLUMNS
+)
+_CREATE_INDICATOR = sql.SQL(
+    _WRITE_INDICATOR
+    + " ON CONFLICT (programme_id, indicator_id) DO NOTHING RETURNING "
     + _INDICATOR_COLUMNS
 )
 _INSERT_CHANGE = sql.SQL(
@@ -373,6 +387,20 @@ async def list_indicators(conn: Conn) -> list[Row]:
 async def indicator_for_update(conn: Conn, programme_id: str, indicator_id: str) -> Row | None:
     """An indicator, locked until the transaction ends, or None."""
     cur = await conn.execute(_INDICATOR_FOR_UPDATE, {"p": programme_id, "i": indicator_id})
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def indicator(conn: Conn, programme_id: str, indicator_id: str) -> Row | None:
+    """An indicator, or None."""
+    cur = await conn.execute(_INDICATOR, {"p": programme_id, "i": indicator_id})
+    row = await cur.fetchone()
+    return dict(row) if row else None
+
+
+async def create_indicator(conn: Conn, values: Row) -> Row | None:
+    """Create an indicator; returns the stored row, or None when it exists already."""
+    cur = await conn.execute(_CREATE_INDICATOR, values)
     row = await cur.fetchone()
     return dict(row) if row else None
 

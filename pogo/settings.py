@@ -126,6 +126,8 @@ class Settings(BaseModel):
     http_port: int = Field(default=8000, ge=0, le=65535)
     api_write_token: SecretStr | None = None
     api_read_token: SecretStr | None = None
+    # Request bodies over this many bytes get 413 before they are read whole.
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     # Process.
     state_dir: Path | None = None

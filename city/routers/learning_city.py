@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from city import queries
 from city.auth import ReadAccess, WriteAccess
 from city.cache import CachedFigures
 from city.deps import Config, Connection, Figures
-from city.errors import BadParameterError, NotFoundError
+from city.errors import BadParameterError, NotFoundError, PreconditionFailedError
+from city.etags import check_preconditions, indicator_etag, none_match
 from city.params import Window
 from city.routers._shared import optional_window, window_dict
 from city.schemas import ChangeList, Indicator, IndicatorPatch, IndicatorWrite, LearningCity
@@ -24,6 +25,27 @@ _ID = r"^[a-z0-9_-]{1,64}$"
 ProgrammeId = Annotated[str, Path(pattern=_ID, description="e.g. youth-platform")]
 IndicatorId = Annotated[str, Path(pattern=_ID, description="e.g. trainers")]
 _NOT_NULL = ("label", "unit", "period", "source", "sort")
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The indicator's ETag from a GET: the edit applies only to that version "
+        "(required: 428 without it, 412 when the indicator changed since).",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="On GET, answer 304 while the ETag still matches; on PUT, '*' creates an "
+        "indicator that must not exist yet (412 when it does).",
+    ),
+]
+_EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    412: {"description": "If-Match names an older version: GET the indicator again."},
+    413: {"description": "The request body is over the service's limit."},
+    428: {"description": "Neither If-Match nor (to create) If-None-Match: * was sent."},
+}
 
 
 def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, Any]:
@@ -117,51 +139,101 @@ async def changes(
     return ChangeList.model_validate({"changes": rows})
 
 
-async def _write(
-    conn: queries.Conn, programme_id: str, indicator_id: str, editor: str, values: dict[str, Any]
+def _with_etag(response: Response, row: dict[str, Any]) -> Indicator:
+    response.headers["ETag"] = indicator_etag(row)
+    return Indicator.model_validate(row)
+
+
+def _values(
+    programme_id: str, indicator_id: str, editor: str, values: dict[str, Any]
 ) -> dict[str, Any]:
-    new = await queries.upsert_indicator(
-        conn,
-        {
-            **values,
-            "programme_id": programme_id,
-            "indicator_id": indicator_id,
-            "updated_by": editor,
-        },
-    )
-    return new
+    return {
+        **values,
+        "programme_id": programme_id,
+        "indicator_id": indicator_id,
+        "updated_by": editor,
+    }
 
 
-@router.put("/{programme_id}/indicators/{indicator_id}", response_model=Indicator)
+@router.get(
+    "/{programme_id}/indicators/{indicator_id}",
+    response_model=Indicator,
+    responses={304: {"description": "Unchanged since the ETag in If-None-Match."}},
+)
+async def get_indicator(
+    programme_id: ProgrammeId,
+    indicator_id: IndicatorId,
+    conn: Connection,
+    access: ReadAccess,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> Any:
+    """One stored indicator of a programme table, with its ``ETag``: send it back as
+    ``If-Match`` with a PUT or PATCH (the live table is measured, not stored: 404)."""
+    row = await queries.indicator(conn, programme_id, indicator_id)
+    if row is None:
+        raise NotFoundError("indicator", f"{programme_id}/{indicator_id}")
+    tag = indicator_etag(row)
+    if if_none_match is not None and none_match(if_none_match, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return _with_etag(response, row)
+
+
+@router.put(
+    "/{programme_id}/indicators/{indicator_id}",
+    response_model=Indicator,
+    responses=_EDIT_RESPONSES,
+)
 async def put_indicator(
     programme_id: ProgrammeId,
     indicator_id: IndicatorId,
     body: IndicatorWrite,
     conn: Connection,
     access: WriteAccess,
+    response: Response,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Indicator:
-    """Create or replace an indicator of a programme table (needs the write token). The old
-    and new values are kept in the change log."""
+    """Create or replace an indicator of a programme table (needs the write token, and
+    ``If-Match`` with the ETag of a GET, or ``If-None-Match: *`` to create). The old and new
+    values are kept in the change log; the answer carries the new ETag."""
     async with conn.transaction():
         if not await queries.programme_exists(conn, programme_id):
             raise NotFoundError("programme", programme_id)
         old = await queries.indicator_for_update(conn, programme_id, indicator_id)
-        values = body.model_dump(exclude={"editor"})
-        new = await _write(conn, programme_id, indicator_id, body.editor, values)
+        current = None if old is None else indicator_etag(old)
+        check_preconditions(if_match, if_none_match, current, may_create=True)
+        values = _values(
+            programme_id, indicator_id, body.editor, body.model_dump(exclude={"editor"})
+        )
+        if old is None:
+            created = await queries.create_indicator(conn, values)
+            if created is None:  # created by another editor since the lookup
+                raise PreconditionFailedError("If-None-Match: the indicator exists", None)
+            new = created
+        else:
+            new = await queries.upsert_indicator(conn, values)
         await queries.insert_change(conn, programme_id, indicator_id, body.editor, old, new)
-    return Indicator.model_validate(new)
+    return _with_etag(response, new)
 
 
-@router.patch("/{programme_id}/indicators/{indicator_id}", response_model=Indicator)
+@router.patch(
+    "/{programme_id}/indicators/{indicator_id}",
+    response_model=Indicator,
+    responses=_EDIT_RESPONSES,
+)
 async def patch_indicator(
     programme_id: ProgrammeId,
     indicator_id: IndicatorId,
     body: IndicatorPatch,
     conn: Connection,
     access: WriteAccess,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Indicator:
-    """Change some fields of an existing indicator (needs the write token). The old and new
-    values are kept in the change log."""
+    """Change some fields of an existing indicator (needs the write token and ``If-Match``
+    with the ETag of a GET). The old and new values are kept in the change log; the answer
+    carries the new ETag."""
     changes = body.model_dump(exclude={"editor"}, exclude_unset=True)
     for name in _NOT_NULL:
         if name in changes and changes[name] is None:
@@ -170,8 +242,11 @@ async def patch_indicator(
         old = await queries.indicator_for_update(conn, programme_id, indicator_id)
         if old is None:
             raise NotFoundError("indicator", f"{programme_id}/{indicator_id}")
+        check_preconditions(if_match, None, indicator_etag(old), may_create=False)
         keep = {k: old[k] for k in ("label", "value", "qualifier", "unit", "period", "source")}
         values = {**keep, "sort": old["sort"], **changes}
-        new = await _write(conn, programme_id, indicator_id, body.editor, values)
+        new = await queries.upsert_indicator(
+            conn, _values(programme_id, indicator_id, body.editor, values)
+        )
         await queries.insert_change(conn, programme_id, indicator_id, body.editor, old, new)
-    return Indicator.model_validate(new)
+    return _with_etag(response, new)

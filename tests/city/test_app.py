@@ -23,6 +23,7 @@ ENDPOINTS = {
     ("get", "/api/v1/emissions"),
     ("get", "/api/v1/learning-city"),
     ("get", "/api/v1/learning-city/changes"),
+    ("get", "/api/v1/learning-city/{programme_id}/indicators/{indicator_id}"),
     ("put", "/api/v1/learning-city/{programme_id}/indicators/{indicator_id}"),
     ("patch", "/api/v1/learning-city/{programme_id}/indicators/{indicator_id}"),
     ("get", "/api/v1/vehicles"),
@@ -54,6 +55,23 @@ def test_openapi_document_describes_every_endpoint(client: httpx.Client) -> None
     assert "HTTPBearer" in document["components"]["securitySchemes"]
 
 
+BOTH_MODES = pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+)
+
+
+def _fuzzing(examples: int) -> settings:
+    """Hypothesis settings of a fuzzing pass: reproducible, no deadline, no example database."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 @pytest.fixture
 def fuzzed_server(db_url: str) -> BackgroundServer:
     """A served database with a few vehicles, zones and trips, so reads return rows."""
@@ -74,9 +92,7 @@ def fuzzed_server(db_url: str) -> BackgroundServer:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
-)
+@BOTH_MODES
 def test_schemathesis_finds_no_server_error(
     fuzzed_server: BackgroundServer, mode: schemathesis.GenerationMode
 ) -> None:
@@ -92,14 +108,7 @@ def test_schemathesis_finds_no_server_error(
         for result in schema.get_all_operations():
             operation = result.ok()
 
-            @settings(
-                max_examples=12,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
+            @_fuzzing(12)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: schemathesis.Case) -> None:
                 response = case.call(base_url=server.url, headers=headers)
@@ -113,3 +122,53 @@ def test_schemathesis_finds_no_server_error(
                 continue
             fuzzed.append(operation.label)
     assert len(fuzzed) >= (16 if mode is schemathesis.GenerationMode.POSITIVE else 10), fuzzed
+
+
+@pytest.mark.slow
+@BOTH_MODES
+def test_schemathesis_bodies_reach_a_stored_indicator(
+    fuzzed_server: BackgroundServer, mode: schemathesis.GenerationMode
+) -> None:
+    """PUT and PATCH bodies generated from the OpenAPI document, sent to a stored indicator
+    with its current ETag so that they get past the preconditions: valid bodies are stored
+    (200, matching the schema), invalid ones get a 4xx, none a 5xx."""
+    url = "/api/v1/learning-city/youth-platform/indicators/trainers"
+    checks = [not_a_server_error]
+    if mode is schemathesis.GenerationMode.POSITIVE:
+        checks.append(response_schema_conformance)
+    statuses: list[int] = []
+    with fuzzed_server as server, httpx.Client(base_url=server.url) as http:
+        schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+        auth = {"Authorization": f"Bearer {WRITE_TOKEN}"}
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if (
+                operation.method.upper() not in ("PUT", "PATCH")
+                or "indicators" not in operation.path
+            ):
+                continue
+
+            @_fuzzing(25)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def call(case: schemathesis.Case) -> None:
+                case.path_parameters = {
+                    "programme_id": "youth-platform",
+                    "indicator_id": "trainers",
+                }
+                tag = http.get(url).headers["etag"]
+                headers = {**auth, "If-Match": tag}
+                case.headers = {
+                    k: v
+                    for k, v in (case.headers or {}).items()
+                    if k.lower() not in ("if-match", "if-none-match")
+                }
+                response = case.call(base_url=server.url, headers=headers)
+                statuses.append(response.status_code)
+                case.validate_response(response, checks=checks, headers=headers)
+
+            call()
+    assert statuses and all(s < 500 for s in statuses), statuses
+    if mode is schemathesis.GenerationMode.POSITIVE:
+        assert statuses.count(200) >= 10, statuses  # valid bodies were stored
+    else:
+        assert sum(400 <= s < 500 for s in statuses) >= 10, statuses

@@ -111,7 +111,8 @@ def test_put_with_the_write_token_edits_and_keeps_the_change(client: httpx.Clien
         "source": "Youth platform annual report 2024",
         "editor": "steering-committee secretary",
     }
-    response = client.put(TRAINERS, json=body, headers=WRITE)
+    tag = client.get(TRAINERS).headers["etag"]
+    response = client.put(TRAINERS, json=body, headers={**WRITE, "If-Match": tag})
     assert response.status_code == 200, response.text
     assert response.json()["value"] == 52
     assert response.json()["updated_by"] == "steering-committee secretary"
@@ -135,7 +136,8 @@ def test_put_creates_an_indicator_in_the_empty_cultural_centre_table(
     """The empty cultural-centre table takes a new indicator; its change has no old value."""
     url = "/api/v1/learning-city/cultural-centre/indicators/plays"
     body = {"label": "Plays staged", "value": 12, "unit": "plays", "editor": "centre director"}
-    assert client.put(url, json=body, headers=WRITE).status_code == 200
+    create = {**WRITE, "If-None-Match": "*"}
+    assert client.put(url, json=body, headers=create).status_code == 200
     tables = _tables(client.get("/api/v1/learning-city").json())
     assert _indicators(tables["cultural-centre"])["plays"]["value"] == 12
     change = client.get("/api/v1/learning-city/changes").json()["changes"][0]
@@ -144,8 +146,11 @@ def test_put_creates_an_indicator_in_the_empty_cultural_centre_table(
 
 def test_patch_changes_only_the_given_fields(client: httpx.Client) -> None:
     """PATCH keeps the fields it does not name, and logs old and new."""
+    tag = client.get(TRAINERS).headers["etag"]
     response = client.patch(
-        TRAINERS, json={"value": 47, "editor": "platform coordinator"}, headers=WRITE
+        TRAINERS,
+        json={"value": 47, "editor": "platform coordinator"},
+        headers={**WRITE, "If-Match": tag},
     )
     assert response.status_code == 200, response.text
     indicator = response.json()
