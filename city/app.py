@@ -20,6 +20,7 @@ from city._gauges import GaugeReader
 from city.cache import FiguresCache
 from city.config import ServiceConfig
 from city.handlers import install_handlers
+from city.headers import SecurityHeaders
 from city.http_cache import ResponseCache
 from city.metrics import new_registry
 from city.routers import emissions, learning_city, mobility, operations, report, trips, vehicles
@@ -110,6 +111,8 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     app.state.registry = registry
     install_handlers(app)
     app.add_middleware(ResponseCache, config=config, cache=figures_cache)
+    # Added last, so outermost: the cached fast path's answers get the headers too.
+    app.add_middleware(SecurityHeaders)
     for module in (mobility, emissions, learning_city, vehicles, trips, report, operations):
         app.include_router(module.router)
     app.mount(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -20,6 +18,7 @@ from city.params import Window, check_buckets
 from city.presentation import mass, quantity
 from city.routers._shared import figures, optional_window
 from city.routers.learning_city import learning_city_tables
+from city.spreadsheet import csv_text
 
 __all__ = ["router"]
 
@@ -133,10 +132,8 @@ async def report(
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return Response(
-        buffer.getvalue(),
+        csv_text(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import shutil
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,3 +168,48 @@ def test_report_reads_well_at_desktop_and_phone_widths(
     assert shot.stat().st_size > 20_000
     if ARTIFACTS.is_dir():
         shutil.copyfile(shot, ARTIFACTS / f"city-report-{'phone' if mobile else 'desktop'}.png")
+
+
+_WATCH_CSP = """window.__violations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"""
+_STYLED = """JSON.stringify({
+  violations: window.__violations,
+  sheets: document.styleSheets.length,
+  rules: document.styleSheets.length ? document.styleSheets[0].cssRules.length : 0,
+  maxWidth: getComputedStyle(document.body).maxWidth,
+  charts: document.querySelectorAll('svg.chart rect.bar').length,
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+def test_report_works_under_its_content_security_policy(
+    db: psycopg.Connection, live_server: BackgroundServer, tmp_path: Path
+) -> None:
+    """Chromium enforces the report's CSP: the page loads with no violation, its stylesheet
+    applies (the body's max-width comes from it) and its charts draw; an inline style and a
+    style element added afterwards are blocked and reported, so the watch does see what the
+    policy refuses."""
+    v = vehicle(db)
+    for day in range(3):
+        trip(db, v, t("2025-04-01T07:00") + timedelta(days=day), km=5.0, rider=f"r{day}")
+    with chromium(tmp_path / "profile") as page:
+        page.call("Page.enable")
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=_WATCH_CSP)
+        page.open(f"{live_server.url}/report", width=1280, height=900)
+        loaded = json.loads(page.evaluate(_STYLED))
+        page.evaluate(
+            "document.body.setAttribute('style', 'max-width: 10px');"
+            "const s = document.createElement('style'); s.textContent = 'body{max-width:20px}';"
+            "document.head.appendChild(s); true"
+        )
+        time.sleep(0.3)  # violation events are dispatched asynchronously
+        tampered = json.loads(page.evaluate(_STYLED))
+
+    assert loaded["violations"] == [], loaded
+    assert loaded["sheets"] == 1 and loaded["rules"] > 10
+    assert loaded["maxWidth"] == "1100px"
+    assert loaded["charts"] == 3 * 3
+    assert sorted(tampered["violations"]) == ["style-src-attr inline", "style-src-elem inline"]
+    assert tampered["maxWidth"] == "1100px"
