@@ -1,5 +1,6 @@
-"""MQTT to the database: topics, payload codecs, vectorised validation, the batch writer, the
-consumer and its metrics.
+"""MQTT to the database: payload decoding, vectorised validation, the batch writer (through
+the store's write path), the consumer and its metrics. The wire contract (topics, the point,
+the binary encoding) is :mod:`wire`'s; its topic functions are re-exported here.
 
 Run one with ``Ingester(IngestConfig(...), dsn).run(stop_event)``; ``pogo ingest`` does that
 from the settings.

@@ -1,16 +1,20 @@
 """A vectorised parser for the one timestamp shape most units send:
 ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (24 ASCII characters, DESIGN.md's example). Anything else goes
-to the general parser (``datetime.fromisoformat``), point by point."""
+to the general parser (:func:`parse_ts_ms`, ``datetime.fromisoformat``), point by point."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
 
-__all__ = ["parse_fixed"]
+__all__ = ["parse_fixed", "parse_ts_ms"]
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS: Final = dt.timedelta(milliseconds=1)
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _WIDTH: Final = 24
 _SEPARATORS: Final = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b".", 23: b"Z"}
 _DIGITS: Final = [i for i in range(_WIDTH) if i not in _SEPARATORS]
@@ -59,3 +63,18 @@ def parse_fixed(column: Sequence[str]) -> np.ndarray | None:
     days = era * 146097 + doe - 719468
     ms: np.ndarray = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
     return ms
+
+
+def parse_ts_ms(value: object) -> int | None:
+    """A wire timestamp (RFC 3339 with an offset, or integer epoch ms) as epoch ms, or None."""
+    if type(value) is int:
+        return value if _INT64_MIN <= value <= _INT64_MAX else None
+    if type(value) is str:
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        return (when - _EPOCH) // _ONE_MS
+    return None

@@ -12,12 +12,14 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ingest.columns import FIELDS, REASONS, fast_columns, json_columns
+from ingest.columns import FIELDS, REASONS
 from ingest.errors import DecodeError, Reason
 from ingest.payload import (
     Event,
     TelemetryPayload,
+    dead_letter_elements,
     decode_events,
+    decode_points,
     decode_status,
     decode_telemetry,
 )
@@ -92,10 +94,12 @@ class _Telemetry:
 
 
 class Batch:
-    """Collects messages; :meth:`build` decodes what is left and validates all points at once.
+    """Collects messages; :meth:`build` turns all their points into columns and validates
+    them at once.
 
-    Topic parsing and the payload's framing happen in :meth:`add` (cheap, per message); the
-    column conversion and every rule run once per batch over all its points.
+    :meth:`add` parses the topic and decodes each payload once (cheap, per message);
+    :meth:`build` makes one columnar shape of every point (:func:`ingest.payload.decode_points`)
+    and runs every rule once over it.
     """
 
     def __init__(
@@ -187,27 +191,20 @@ class Batch:
         self._out.message_results[_result(good, len(events) + len(bad))] += 1
 
     def build(self) -> WriteSet:
-        """Decode and validate all telemetry of the batch; the :class:`WriteSet` to write."""
+        """Validate all telemetry of the batch at once; the :class:`WriteSet` to write."""
         out = self._out
-        if not self._telemetry:
+        parts = self._telemetry
+        if not parts:
             return out
-        json_parts = [t for t in self._telemetry if t.payload.binary_points is None]
-        bin_parts = [t for t in self._telemetry if t.payload.binary_points is not None]
-        parts = json_parts + bin_parts
-        json_arr, reasons, fields = self._json_columns(json_parts)
-        counts = np.array(
-            [t.payload.json_count for t in json_parts] + [t.payload.count for t in bin_parts],
-            dtype=np.int64,
+        decoded = decode_points([t.payload for t in parts], [t.message.payload for t in parts])
+        for part, payload in zip(parts, decoded.payloads, strict=True):
+            part.payload = payload
+        points, reasons, fields, counts = (
+            decoded.points,
+            decoded.reasons,
+            decoded.fields,
+            decoded.counts,
         )
-        if bin_parts:
-            bin_arr = np.concatenate(
-                [t.payload.binary_points for t in bin_parts if t.payload.binary_points is not None]
-            )
-            points = np.concatenate([json_arr, bin_arr])
-            reasons = np.concatenate([reasons, np.zeros(len(bin_arr), dtype=np.uint8)])
-            fields = np.concatenate([fields, np.full(len(bin_arr), -1, dtype=np.int8)])
-        else:
-            points = json_arr
         message_of = np.repeat(np.arange(len(parts)), counts)
         received_ms = np.array([int(t.message.received_at * 1000) for t in parts], np.int64)
         vehicle = np.array([t.vehicle for t in parts], dtype=np.int32)
@@ -234,33 +231,6 @@ class Batch:
             out.message_results[_result(total - int(bad_per_message[m]) - errors, total)] += 1
         return out
 
-    @staticmethod
-    def _json_columns(parts: list[_Telemetry]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The JSON points of ``parts``, in order: fast-path messages converted together; if
-        any of them needs the general path's judgement, all are decoded again by it."""
-        fast = [t for t in parts if t.payload.fast is not None]
-        converted = fast_columns([p for t in fast for p in t.payload.fast or ()]) if fast else None
-        if converted is None:
-            for t in fast:
-                t.payload = decode_telemetry(t.message.payload, fast=False)
-            return json_columns([p for t in parts for p in t.payload.points])
-        if len(fast) == len(parts):
-            return converted
-        general = json_columns(
-            [p for t in parts if t.payload.fast is None for p in t.payload.points]
-        )
-        # Back into message order (of two points with one key the first is kept).
-        is_fast = np.array([t.payload.fast is not None for t in parts])
-        lengths = np.array([t.payload.json_count for t in parts], dtype=np.int64)
-        point_fast = np.repeat(is_fast, lengths)
-        merged = []
-        for fast_arr, general_arr in zip(converted, general, strict=True):
-            arr = np.empty(len(point_fast), dtype=fast_arr.dtype)
-            arr[point_fast] = fast_arr
-            arr[~point_fast] = general_arr
-            merged.append(arr)
-        return merged[0], merged[1], merged[2]
-
     def _dead_letter_points(
         self,
         part: _Telemetry,
@@ -269,31 +239,28 @@ class Batch:
         points: np.ndarray,
         start: int,
     ) -> None:
-        payload = part.payload
-        if payload.fast is not None:  # the general path's view, for the rows' bodies
-            payload = decode_telemetry(part.message.payload, fast=False)
-        if payload.binary_points is not None:
-            raw = binary.record_payloads(part.message.payload)
-            n = len(payload.binary_points)
+        """One dead letter per rejected point of ``part`` (whose points begin at ``start``):
+        the binary record or the JSON object (the whole payload for a single object)."""
+        decoded, payload = part.payload, part.message.payload
+        if decoded.encoding == "binary":
+            records = binary.record_payloads(payload)
         else:
-            n = len(payload.points)
-        for j in np.flatnonzero(reasons[start : start + n]):
-            k = start + int(j)
+            elements = dead_letter_elements(payload, decoded)
+        for j in np.flatnonzero(reasons[start : start + len(decoded.items)]).tolist():
+            k = start + j
             name = FIELDS[fields[k]] if fields[k] >= 0 else None
-            if payload.binary_points is not None:
-                index: int = int(j)
-                body = raw[index]
+            if decoded.encoding == "binary":
+                body = records[j]
                 column = "ts_ms" if name == "ts" else name
                 value: object = points[k][column].item() if column else None
             else:
-                index = payload.indices[int(j)]
-                element = payload.points[int(j)]
-                body = part.message.payload if payload.single else _element_bytes(element)
+                element = elements[j]
+                body = payload if decoded.single else _element_bytes(element)
                 value = element.get(name) if name else None
             self._reject(
                 part.message,
                 REASONS[reasons[k] - 1],
-                describe(int(reasons[k]), int(fields[k]), value, index),
+                describe(int(reasons[k]), int(fields[k]), value, decoded.index[j]),
                 body,
                 points=1,
             )

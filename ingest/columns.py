@@ -12,14 +12,14 @@ import operator
 from collections.abc import Sequence
 from typing import Any, Final
 
+import msgspec
 import numpy as np
 
-from ingest._rfc3339 import parse_fixed
+from ingest._rfc3339 import parse_fixed, parse_ts_ms
 from ingest.errors import Reason
-from ingest.payload import FastPoint, parse_ts_ms
 from wire.point import FLOAT32_FIELDS, OPTIONAL_FIELDS, POINT_DTYPE, SEQ_ABSENT
 
-__all__ = ["FIELDS", "REASONS", "code", "fast_columns", "json_columns", "mark"]
+__all__ = ["FIELDS", "REASONS", "FastPoint", "code", "fast_columns", "json_columns", "mark"]
 
 #: Reason codes: 0 means "no rule broken so far", ``code(reason)`` is the reason's index + 1.
 REASONS: Final = tuple(Reason)
@@ -34,6 +34,30 @@ _I64 = np.iinfo(np.int64)
 _GETTERS: Final = tuple(operator.itemgetter(name) for name in FIELDS)
 _ATTRS: Final = tuple(operator.attrgetter(name) for name in FIELDS)
 _EXACT: Final = 2.0**53  # floats from here on: the fast path declines them (see fast_columns)
+
+
+class FastPoint(msgspec.Struct, gc=False):
+    """A JSON point as the fast path decodes it: the known fields, typed; others skipped.
+
+    ``values`` (the ThingsBoard wrapper) can never decode, so such elements take the general
+    path. Field types are the ones a clean point has, so anything unusual (null lat, a string
+    for a number, NaN literals, a float seq...) fails here and takes the general path too,
+    which gives it its reason.
+    """
+
+    ts: int | str
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+    heading_deg: float | None = None
+    hdop: float | None = None
+    soc_pct: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    batt_temp_c: float | None = None
+    odometer_km: float | None = None
+    seq: int | None = None
+    values: msgspec.UnsetType = msgspec.UNSET
 
 
 def code(reason: Reason) -> int:

@@ -8,43 +8,42 @@ Telemetry is one JSON point, a JSON batch (an array of points), a ThingsBoard-st
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import orjson
 
+from ingest._rfc3339 import parse_ts_ms
+from ingest.columns import FastPoint, fast_columns, json_columns
 from ingest.errors import DecodeError, Reason
 from wire import binary
 
 __all__ = [
     "EVENT_TYPES",
     "MAX_BATCH",
+    "DecodedPoints",
     "ElementError",
     "Event",
-    "FastPoint",
     "TelemetryPayload",
+    "dead_letter_elements",
     "decode_events",
     "decode_status",
     "decode_telemetry",
     "parse_json",
-    "parse_ts_ms",
 ]
 
 MAX_BATCH: Final = 1000
 _DICT: Final = {dict}
 EVENT_TYPES: Final = frozenset({"ride_start", "ride_end", "charge_start", "charge_end", "fault"})
 
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_MS: Final = dt.timedelta(milliseconds=1)
-_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 # A pseudonymous rider token: no spaces (names), not a bare run of digits (phone numbers).
 _RIDER: Final = re.compile(r"[A-Za-z0-9_.:-]{4,128}")
 _PHONE_LIKE: Final = re.compile(r"\+?[0-9][0-9 .()-]{5,}")
@@ -61,57 +60,47 @@ class ElementError:
     element: Any
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TelemetryPayload:
-    """A decoded telemetry message: JSON point dicts, or binary points, plus element errors.
+    """A telemetry message as decoded by :func:`decode_telemetry`: its points, not yet columns.
 
-    ``points`` are the JSON objects (ThingsBoard entries already flattened), ``indices`` their
-    position in the message; ``binary_points`` is set instead for the binary encoding.
-    ``lenient`` says the JSON needed the standard library's parser (NaN or Infinity literals).
+    ``items`` hold the points in the form the message's ``encoding`` gives them: msgspec
+    structs (``fast``), the JSON objects with ThingsBoard entries flattened (``json``), or a
+    :data:`wire.point.POINT_DTYPE` array (``binary``); ``index`` each point's position in the
+    message, ``errors`` the elements that are not points at all, ``single`` that the message
+    was one JSON object (its dead letter keeps the whole payload). :func:`decode_points` turns
+    the payloads of a whole batch into columns at once (numpy's cost per call would dominate
+    per message).
     """
 
-    points: list[dict[str, Any]] = field(default_factory=list)
-    indices: Sequence[int] = field(default_factory=list)
-    binary_points: np.ndarray | None = None
+    encoding: Literal["fast", "json", "binary"]
+    items: Sequence[Any] | np.ndarray
+    index: Sequence[int]
     errors: list[ElementError] = field(default_factory=list)
     single: bool = False
-    lenient: bool = False
-    fast: list[FastPoint] | None = None
-
-    @property
-    def json_count(self) -> int:
-        """The number of JSON points (from the fast path or the general one)."""
-        return len(self.points) if self.fast is None else len(self.fast)
 
     @property
     def count(self) -> int:
         """The number of points and non-points this message held."""
-        n = self.json_count if self.binary_points is None else len(self.binary_points)
-        return n + len(self.errors)
+        return len(self.items) + len(self.errors)
 
 
-class FastPoint(msgspec.Struct, gc=False):
-    """A JSON point as the fast path decodes it: the known fields, typed; others skipped.
+@dataclass(frozen=True, slots=True)
+class DecodedPoints:
+    """The points of a batch of telemetry messages in one columnar shape, in message order.
 
-    ``values`` (the ThingsBoard wrapper) can never decode, so such elements take the general
-    path. Field types are the ones a clean point has, so anything unusual (null lat, a string
-    for a number, NaN literals, a float seq...) fails here and takes the general path too,
-    which gives it its reason.
+    ``points`` (:data:`wire.point.POINT_DTYPE`) with ``reasons`` (uint8) and ``fields``
+    (int8), the type rules each point broke (codes of :mod:`ingest.columns`; 0 and -1 where
+    none; the range rules are :mod:`ingest.validation`'s); ``counts`` the points of each
+    message; ``payloads`` each message's payload as finally decoded (a message the fast path
+    declined is the general path's).
     """
 
-    ts: int | str
-    lat: float
-    lon: float
-    speed_kmh: float | None = None
-    heading_deg: float | None = None
-    hdop: float | None = None
-    soc_pct: float | None = None
-    voltage_v: float | None = None
-    current_a: float | None = None
-    batt_temp_c: float | None = None
-    odometer_km: float | None = None
-    seq: int | None = None
-    values: msgspec.UnsetType = msgspec.UNSET
+    points: np.ndarray
+    reasons: npt.NDArray[np.uint8]
+    fields: npt.NDArray[np.int8]
+    counts: npt.NDArray[np.int64]
+    payloads: list[TelemetryPayload]
 
 
 _FAST_DECODER: Final = msgspec.json.Decoder(FastPoint | list[FastPoint])
@@ -129,10 +118,10 @@ def _decode_fast(payload: bytes) -> TelemetryPayload | None:
     except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(value, FastPoint):
-        return TelemetryPayload(fast=[value], single=True)
+        return TelemetryPayload("fast", [value], range(1), single=True)
     if not 0 < len(value) <= MAX_BATCH:
         return None
-    return TelemetryPayload(fast=value)
+    return TelemetryPayload("fast", value, range(len(value)))
 
 
 def parse_json(payload: bytes) -> tuple[Any, bool]:
@@ -156,21 +145,6 @@ def parse_json(payload: bytes) -> tuple[Any, bool]:
     raise DecodeError(Reason.MALFORMED_JSON, f"malformed JSON: {first}") from None
 
 
-def parse_ts_ms(value: object) -> int | None:
-    """A wire timestamp (RFC 3339 with an offset, or integer epoch ms) as epoch ms, or None."""
-    if type(value) is int:
-        return value if _INT64_MIN <= value <= _INT64_MAX else None
-    if type(value) is str:
-        try:
-            when = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            return None
-        return (when - _EPOCH) // _ONE_MS
-    return None
-
-
 def _flatten(element: dict[str, Any]) -> dict[str, Any]:
     values = element["values"]
     if not isinstance(values, dict):
@@ -182,11 +156,12 @@ def _flatten(element: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
-    """Decode a telemetry payload (framing and shape only; values are checked in bulk later).
+    """Decode a telemetry payload once (framing, shape; the values are typed and checked for
+    the whole batch by :func:`decode_points` and the validation).
 
     With ``fast``, a well-formed message of plain points is decoded by msgspec into
-    :class:`FastPoint` structs (``fast`` set, ``points`` empty); anything that path refuses is
-    decoded by the general path below (``fast=False``), which gives every reason.
+    :class:`ingest.columns.FastPoint` structs (encoding ``fast``); anything that path refuses
+    is decoded by the general path (``fast=False``), which gives every reason.
 
     Raises
     ------
@@ -195,16 +170,77 @@ def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
         a JSON value that is neither an object nor an array, an empty or oversize batch.
     """
     if binary.is_binary(payload):
-        return TelemetryPayload(binary_points=binary.decode(payload))
+        points = binary.decode(payload)
+        return TelemetryPayload("binary", points, range(len(points)))
     if fast:
         decoded = _decode_fast(payload)
         if decoded is not None:
             return decoded
-    value, lenient = parse_json(payload)
-    result = TelemetryPayload(lenient=lenient)
+    return _decode_general(payload)
+
+
+def decode_points(payloads: Sequence[TelemetryPayload], raw: Sequence[bytes]) -> DecodedPoints:
+    """The columns of every point of ``payloads`` (``raw[i]`` the bytes of ``payloads[i]``).
+
+    The fast path's messages are converted together; if any of them needs the general
+    path's judgement (:func:`ingest.columns.fast_columns` declines), all of them are decoded
+    again by it, so both paths give the same columns (tests/ingest/test_fast_path.py).
+    """
+    final = list(payloads)
+    fast = [i for i, p in enumerate(final) if p.encoding == "fast"]
+    converted = fast_columns([s for i in fast for s in final[i].items]) if fast else None
+    if fast and converted is None:
+        for i in fast:
+            final[i] = _decode_general(raw[i])
+        fast = []
+    general = [i for i, p in enumerate(final) if p.encoding == "json"]
+    parts: list[tuple[list[int], tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+    if converted is not None:
+        parts.append((fast, converted))
+    if general:
+        parts.append((general, json_columns([e for i in general for e in final[i].items])))
+    binary_parts = [i for i, p in enumerate(final) if p.encoding == "binary"]
+    if binary_parts:
+        arr = np.concatenate([np.asarray(final[i].items) for i in binary_parts])
+        n = len(arr)
+        parts.append((binary_parts, (arr, np.zeros(n, np.uint8), np.full(n, -1, np.int8))))
+    counts = np.array([len(p.items) for p in final], dtype=np.int64)
+    if len(parts) == 1:
+        points, reasons, fields = parts[0][1]
+        return DecodedPoints(points, reasons, fields, counts, final)
+    # Back into message order (of two points with one key the first is kept): where each
+    # part's points go, message by message.
+    which = np.array([i for messages, _ in parts for i in messages], dtype=np.intp)
+    starts = np.concatenate([[0], np.cumsum(counts)])[which]
+    lengths = counts[which]
+    first = np.concatenate([[0], np.cumsum(lengths)])[:-1]
+    at = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
+    out = []
+    for k in range(3):
+        values = np.concatenate([columns[k] for _, columns in parts])
+        merged = np.empty(len(values), dtype=values.dtype)
+        merged[at] = values
+        out.append(merged)
+    return DecodedPoints(out[0], out[1], out[2], counts, final)
+
+
+def dead_letter_elements(payload: bytes, decoded: TelemetryPayload) -> list[dict[str, Any]]:
+    """The JSON objects behind a JSON message's points (one per point), for dead-letter rows:
+    the general path's, decoding the bytes again only when the fast path decoded them."""
+    if decoded.encoding == "json":
+        return list(decoded.items)
+    return list(_decode_general(payload).items)
+
+
+def _decode_general(payload: bytes) -> TelemetryPayload:
+    """The general path: the message's point objects (ThingsBoard entries flattened), their
+    positions, and the elements that are not points. Raises :class:`DecodeError` as
+    :func:`decode_telemetry` does."""
+    value, _ = parse_json(payload)
+    single = False
     if isinstance(value, dict):
         elements: list[Any] = [value]
-        result.single = True
+        single = True
     elif isinstance(value, list):
         elements = value
         if not elements:
@@ -224,19 +260,18 @@ def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
     if set(map(type, elements)) == _DICT and not any(
         map(operator.contains, elements, repeat("values"))
     ):
-        result.points = elements  # plain points, the common case: nothing to unpack
-        result.indices = range(len(elements))
-        return result
+        # plain points, the common case: nothing to unpack
+        return TelemetryPayload("json", elements, range(len(elements)), single=single)
     points: list[dict[str, Any]] = []
     indices: list[int] = []
-    result.points, result.indices = points, indices
+    errors: list[ElementError] = []
     for i, element in enumerate(elements):
         if type(element) is dict:
             if "values" in element:
                 try:
                     element = _flatten(element)
                 except TypeError:
-                    result.errors.append(
+                    errors.append(
                         ElementError(
                             i,
                             Reason.NOT_A_POINT,
@@ -248,7 +283,7 @@ def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
             points.append(element)
             indices.append(i)
         else:
-            result.errors.append(
+            errors.append(
                 ElementError(
                     i,
                     Reason.NOT_A_POINT,
@@ -256,7 +291,7 @@ def decode_telemetry(payload: bytes, fast: bool = True) -> TelemetryPayload:
                     element,
                 )
             )
-    return result
+    return TelemetryPayload("json", points, indices, errors, single)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ import random
 
 import numpy as np
 
-from ingest._rfc3339 import parse_fixed
-from ingest.payload import parse_ts_ms
+from ingest._rfc3339 import parse_fixed, parse_ts_ms
 
 
 def _iso(when: dt.datetime) -> str:

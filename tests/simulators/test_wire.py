@@ -39,10 +39,10 @@ def test_every_mode_carries_every_point_once() -> None:
         for payload in messages.payload:
             got = decode_telemetry(payload, fast=False)  # the general path keeps the dicts
             assert not got.errors
-            if got.binary_points is not None:
-                decoded.extend(got.binary_points["ts_ms"].tolist())
+            if got.encoding == "binary":
+                decoded.extend(np.asarray(got.items)["ts_ms"].tolist())
             else:
-                decoded.extend(_ms(p["ts"]) for p in got.points)
+                decoded.extend(_ms(p["ts"]) for p in got.items)
         assert np.array_equal(np.sort(np.array(decoded)), expected), mode
         if mode == "batch":
             assert max(len(orjson.loads(p)) for p in messages.payload) > 1
