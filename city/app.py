@@ -17,6 +17,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from city._gauges import GaugeReader
+from city.auth import CallerMiddleware
 from city.cache import FiguresCache
 from city.config import ServiceConfig
 from city.handlers import install_handlers
@@ -100,7 +101,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     )
     app.state.config = config
     app.state.expected_schema_version = latest_version()
-    figures_cache = FiguresCache(config.cache_entries, config.cache_check_interval_s, config.dsn)
+    figures_cache = FiguresCache(config.dsn, config.cache_entries, config.cache_check_interval_s)
     app.state.figures_cache = figures_cache
     if registry is None:
         registry = new_registry(reader)
@@ -111,6 +112,8 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     app.state.registry = registry
     install_handlers(app)
     app.add_middleware(ResponseCache, config=config, cache=figures_cache)
+    # Before the kept answers: who asks is decided once per request.
+    app.add_middleware(CallerMiddleware, config=config)
     # Added last, so outermost: the cached fast path's answers get the headers too.
     app.add_middleware(SecurityHeaders)
     for module in (mobility, emissions, learning_city, vehicles, trips, report, operations):

@@ -1,46 +1,126 @@
-"""Bearer tokens: reading needs none unless a read token is set; editing needs the write token."""
+"""Who asks: one access decision per request, from its bearer token.
+
+:class:`CallerMiddleware` decides once, before routing, from the ``Authorization`` header
+(:func:`decide`), and keeps the :class:`Caller` in the request's state. Everything that
+depends on who asks reads that one decision: the routers' :data:`ReadAccess` and
+:data:`WriteAccess` dependencies, the fast path of kept answers (:mod:`city.http_cache`) and
+the figure cache (:mod:`city.cache`), whose every key holds the caller's access, so an answer
+kept for one caller is only ever served to a caller with the same access.
+
+Reading needs no token unless a read token is set; editing needs the write token.
+"""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from city.config import ServiceConfig
 from city.errors import AuthenticationError, ForbiddenError
 
-__all__ = ["Access", "ReadAccess", "WriteAccess", "require_read", "require_write"]
+__all__ = [
+    "CALLER",
+    "Access",
+    "Caller",
+    "CallerMiddleware",
+    "ReadAccess",
+    "WriteAccess",
+    "caller_of",
+    "decide",
+    "read_refusal",
+    "require_read",
+    "require_write",
+]
 
 Access = Literal["anonymous", "read", "write"]
 
+CALLER = "caller"
+"""The request-state key holding the request's :class:`Caller`."""
+
+# Declares the bearer scheme in the OpenAPI document; the decision itself is decide()'s.
 _bearer = HTTPBearer(auto_error=False, description="POGO_API_READ_TOKEN or POGO_API_WRITE_TOKEN")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The access of the request's bearer token.
+
+    Attributes
+    ----------
+    access : {"anonymous", "read", "write"}
+        ``anonymous`` without a bearer token (or with another scheme).
+    refused : str or None
+        Why the token was refused (a bearer token that is not one of this service's): every
+        endpoint that needs access answers 401 with it.
+    """
+
+    access: Access
+    refused: str | None = None
 
 
 def _same(given: str, expected: str | None) -> bool:
     return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _access(config: ServiceConfig, credentials: HTTPAuthorizationCredentials | None) -> Access:
-    if credentials is None:
-        return "anonymous"
-    token = credentials.credentials
+def decide(config: ServiceConfig, authorization: str | None) -> Caller:
+    """The caller an ``Authorization`` header value makes (the HTTP bearer scheme's parsing:
+    a header without a credential, or of another scheme, is no token)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return Caller("anonymous")
     if _same(token, config.write_token):
-        return "write"
+        return Caller("write")
     if _same(token, config.read_token):
-        return "read"
-    raise AuthenticationError("the bearer token is not a token of this service")
+        return Caller("read")
+    return Caller("anonymous", refused="the bearer token is not a token of this service")
+
+
+class CallerMiddleware:
+    """ASGI middleware: decides every HTTP request's :class:`Caller`, once, before anything
+    else sees the request, and keeps it in the request state under :data:`CALLER`."""
+
+    def __init__(self, app: ASGIApp, config: ServiceConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Headers(scope=scope).get("authorization")
+            scope.setdefault("state", {})[CALLER] = decide(self.config, header)
+        await self.app(scope, receive, send)
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The request's decided caller (anonymous for a scope the middleware did not see)."""
+    caller: Caller = scope.get("state", {}).get(CALLER, Caller("anonymous"))
+    return caller
+
+
+def read_refusal(config: ServiceConfig, caller: Caller) -> str | None:
+    """Why ``caller`` may not read (the 401's detail), or None when it may."""
+    if caller.refused is not None:
+        return caller.refused
+    if caller.access == "anonymous" and config.read_token is not None:
+        return "reading needs a bearer token (POGO_API_READ_TOKEN is set)"
+    return None
 
 
 def require_read(request: Request, credentials: Credentials) -> Access:
     """Let the request read: anyone, or a read or write token when a read token is set."""
     config: ServiceConfig = request.app.state.config
-    access = _access(config, credentials)
-    if access == "anonymous" and config.read_token is not None:
-        raise AuthenticationError("reading needs a bearer token (POGO_API_READ_TOKEN is set)")
-    return access
+    caller = caller_of(request.scope)
+    refusal = read_refusal(config, caller)
+    if refusal is not None:
+        raise AuthenticationError(refusal)
+    return caller.access
 
 
 def require_write(request: Request, credentials: Credentials) -> Access:
@@ -48,12 +128,14 @@ def require_write(request: Request, credentials: Credentials) -> Access:
     config: ServiceConfig = request.app.state.config
     if config.write_token is None:
         raise ForbiddenError("editing is off: the operator has not set POGO_API_WRITE_TOKEN")
-    access = _access(config, credentials)
-    if access == "anonymous":
+    caller = caller_of(request.scope)
+    if caller.refused is not None:
+        raise AuthenticationError(caller.refused)
+    if caller.access == "anonymous":
         raise AuthenticationError("editing needs the write bearer token")
-    if access != "write":
+    if caller.access != "write":
         raise ForbiddenError("this token may read but not edit")
-    return access
+    return caller.access
 
 
 ReadAccess = Annotated[Access, Depends(require_read)]

@@ -8,6 +8,11 @@ lookup) and answers from the cache while it has not moved, so a figure is at mos
 served from the cache takes no database connection at all. Entries are bounded (least
 recently used dropped first) and all dropped when the version moves; cached rows are shared
 between requests, which read them and never change them.
+
+Every trip figure comes from the trip index (:mod:`city.tripindex`), loaded once per data
+version whether answers are kept or not (``max_entries=0`` keeps none). Every key of a kept
+value begins with the access of the caller it was computed for (:mod:`city.auth`), so an
+answer that depends on who asks is never served to a caller with other access.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import anyio.to_thread
 from psycopg_pool import AsyncConnectionPool
 
 from city import queries
+from city.auth import Access
+from city.buckets import Unit
 from city.tripindex import TripIndex, load_index
 
 __all__ = ["FIGURES_VERSION", "CachedFigures", "FiguresCache"]
@@ -37,9 +44,7 @@ Row = dict[str, Any]
 class FiguresCache:
     """Figures keyed by what computed them, for one data version at a time (per process)."""
 
-    def __init__(
-        self, max_entries: int = 1024, check_interval_s: float = 0.2, dsn: str | None = None
-    ) -> None:
+    def __init__(self, dsn: str, max_entries: int = 1024, check_interval_s: float = 0.2) -> None:
         self.max_entries = max_entries
         self.dsn = dsn
         self.index: TripIndex | None = None
@@ -85,16 +90,19 @@ class FiguresCache:
 
 
 class CachedFigures:
-    """One request's figure queries through the cache; a connection only when one is needed."""
+    """One request's figures through the cache, for one caller's access; a connection only
+    when one is needed."""
 
     def __init__(
         self,
         pool: AsyncConnectionPool[queries.Conn],
         cache: FiguresCache,
         stack: contextlib.AsyncExitStack,
+        access: Access,
         state: dict[str, Any] | None = None,
     ) -> None:
         self.pool = pool
+        self.access = access
         self._state = state
         self.cache = cache
         self._stack = stack
@@ -123,13 +131,15 @@ class CachedFigures:
                 self._state[FIGURES_VERSION] = self._version
         return self._version
 
-    async def cached(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
-        """``compute()``'s value, from the cache when it holds one at this version."""
+    async def cached(self, key: tuple[Hashable, ...], compute: Callable[[], Awaitable[Any]]) -> Any:
+        """``compute()``'s value, from the cache when it holds one at this version for a caller
+        of this access."""
         if not self.cache.enabled:
             return await compute()
         version = await self.version()
         if version is None:
             return await compute()
+        key = (self.access, *key)
         found, value = self.cache.lookup(version, key)
         if found:
             return value
@@ -137,60 +147,45 @@ class CachedFigures:
         self.cache.store(version, key, value)
         return value
 
-    async def trip_index(self) -> TripIndex | None:
-        """The trip index at this request's version (loaded once per version), or None when
-        the cache is off or migration 0032 is missing (the figures then come from SQL)."""
-        if not self.cache.enabled or self.cache.dsn is None:
-            return None
+    async def trip_index(self) -> TripIndex:
+        """The trip index at this request's version, loaded once per version (loaded for the
+        request alone when the database has no data version, before migration 0032)."""
         version = await self.version()
-        if version is None:
-            return None
         index = self.cache.index
-        if index is not None and index.version >= version:
+        if version is not None and index is not None and index.version >= version:
             return index
         async with self.cache.index_lock:
             index = self.cache.index
-            if index is None or index.version < version:
+            if version is None or index is None or index.version < version:
                 index = await anyio.to_thread.run_sync(load_index, self.cache.dsn)
-                self.cache.index = index
+                if version is not None:
+                    self.cache.index = index
         return index
 
     async def summary(self, start: datetime, end: datetime) -> Row:
         async def compute() -> Row:
-            index = await self.trip_index()
-            if index is not None:
-                return index.summary(start, end)
-            return await queries.summary(await self.connection(), start, end)
+            return (await self.trip_index()).summary(start, end)
 
         result: Row = await self.cached(("summary", start, end), compute)
         return result
 
-    async def period_series(self, start: datetime, end: datetime, unit: str) -> list[Row]:
+    async def period_series(self, start: datetime, end: datetime, unit: Unit) -> list[Row]:
         async def compute() -> list[Row]:
-            index = await self.trip_index()
-            if index is not None:
-                return index.series(start, end, unit)
-            return await queries.period_series(await self.connection(), start, end, unit)
+            return (await self.trip_index()).series(start, end, unit)
 
         result: list[Row] = await self.cached(("series", start, end, unit), compute)
         return result
 
     async def methodologies(self, start: datetime, end: datetime) -> list[Row]:
         async def compute() -> list[Row]:
-            index = await self.trip_index()
-            if index is not None:
-                return index.methodologies(start, end)
-            return await queries.methodologies(await self.connection(), start, end)
+            return (await self.trip_index()).methodologies(start, end)
 
         result: list[Row] = await self.cached(("methodologies", start, end), compute)
         return result
 
     async def trip_span(self) -> Row:
         async def compute() -> Row:
-            index = await self.trip_index()
-            if index is not None:
-                return index.span()
-            return await queries.trip_span(await self.connection())
+            return (await self.trip_index()).span()
 
         result: Row = await self.cached(("span",), compute)
         return result

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
+from city.auth import caller_of
 from city.cache import CachedFigures, FiguresCache
 from city.config import ServiceConfig
 from city.queries import Conn
@@ -33,12 +34,12 @@ async def connection(request: Request) -> AsyncIterator[Conn]:
 
 
 async def figures(request: Request) -> AsyncIterator[CachedFigures]:
-    """The request's figure queries, through the service's cache; the connection, if one was
-    needed, goes back to the pool when the request ends."""
+    """The request's figures, through the service's cache, for the request's caller; the
+    connection, if one was needed, goes back to the pool when the request ends."""
     cache: FiguresCache = request.app.state.figures_cache
     async with contextlib.AsyncExitStack() as stack:
         state = request.scope.setdefault("state", {})
-        yield CachedFigures(_pool(request), cache, stack, state)
+        yield CachedFigures(_pool(request), cache, stack, caller_of(request.scope).access, state)
 
 
 Config = Annotated[ServiceConfig, Depends(_config)]

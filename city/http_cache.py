@@ -5,18 +5,22 @@ and on the trips table, so an answer the endpoint produced (status 200) is kept 
 version it was computed at (``FIGURES_VERSION`` in the request's state, set by
 :class:`city.cache.CachedFigures`). The same path and query string then gets the same bytes
 back without parameter parsing, dependencies or a database connection, as long as the cache's
-version reading is fresh (see :class:`city.cache.FiguresCache`) and equal. Authorisation is
-checked first with the same rule as :func:`city.auth.require_read`; anything unusual (another
-method, an unknown token, a stale version) goes through the application as usual.
+version reading is fresh (see :class:`city.cache.FiguresCache`) and equal.
+
+Who asks is the request's one access decision (:class:`city.auth.CallerMiddleware`, which runs
+before this): a caller that may not read goes through the application (which refuses it), and
+an answer is kept and found under the caller's access as well as its path and query string, so
+it is only ever served to a caller with the same access. Anything unusual (another method, a
+stale version) goes through the application as usual.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from city.auth import caller_of, read_refusal
 from city.cache import FIGURES_VERSION, FiguresCache
 from city.config import ServiceConfig
 
@@ -33,21 +37,7 @@ class ResponseCache:
     def __init__(self, app: ASGIApp, config: ServiceConfig, cache: FiguresCache) -> None:
         self.app = app
         self.cache = cache
-        self.tokens = [t.encode() for t in (config.read_token, config.write_token) if t]
-        self.open = config.read_token is None
-
-    def _authorised(self, scope: Scope) -> bool:
-        header = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                header = value
-                break
-        if header is None:
-            return self.open
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() != b"bearer":
-            return False
-        return any(hmac.compare_digest(token, t) for t in self.tokens)
+        self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -55,11 +45,11 @@ class ResponseCache:
             or scope["method"] != "GET"
             or scope["path"] not in CACHEABLE_PATHS
             or not self.cache.enabled
-            or not self._authorised(scope)
+            or read_refusal(self.config, caller_of(scope)) is not None
         ):
             await self.app(scope, receive, send)
             return
-        key = ("http", scope["path"], scope["query_string"])
+        key = ("http", caller_of(scope).access, scope["path"], scope["query_string"])
         if self.cache.fresh() and self.cache.version is not None:
             found, body = self.cache.lookup(self.cache.version, key)
             if found:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Request
 
+from city.buckets import Unit, bucket_count
 from city.config import ServiceConfig
 from city.errors import BadParameterError
 
@@ -25,7 +25,6 @@ __all__ = [
     "Cursor",
     "GroupBy",
     "Window",
-    "bucket_count",
     "decode_cursor",
     "encode_cursor",
     "parse_rfc3339",
@@ -112,22 +111,10 @@ def window(request: Request, from_: FromParam, to: ToParam) -> Window:
     return Window(start, end)
 
 
-def bucket_count(win: Window, bucket: str) -> int:
-    """How many ``day``/``week``/``month``/``year`` buckets the window touches."""
-    if bucket in ("day", "week"):
-        step = 1 if bucket == "day" else 7
-        first = win.start.replace(hour=0, minute=0, second=0, microsecond=0)
-        if bucket == "week":
-            first -= timedelta(days=first.weekday())
-        return math.ceil((win.end - first) / timedelta(days=step))
-    months = (win.end.year - win.start.year) * 12 + win.end.month - win.start.month + 1
-    return months if bucket == "month" else win.end.year - win.start.year + 1
-
-
-def check_buckets(request: Request, win: Window, parameter: str, bucket: str) -> None:
+def check_buckets(request: Request, win: Window, parameter: str, bucket: Unit) -> None:
     """Refuse a window that holds more buckets than the service returns."""
     limit = _config(request).max_buckets
-    count = bucket_count(win, bucket)
+    count = bucket_count(win.start, win.end, bucket)
     if count > limit:
         raise BadParameterError(
             "to",

@@ -1,8 +1,8 @@
 """Every SQL statement the city service runs, one async function each.
 
-Windows are half-open ``[start, end)`` on a trip's start time. Buckets and groups are computed
-in UTC: times are converted to ``timestamp`` at UTC before ``date_trunc`` and
-``generate_series`` so the session's time zone never shifts a month boundary.
+Windows are half-open ``[start, end)`` on a trip's start time. The trip figures are not
+aggregated here: :func:`trip_columns` loads the trips once per data version into the trip index
+(:mod:`city.tripindex`), which computes every window and bucket.
 """
 
 from __future__ import annotations
@@ -29,82 +29,14 @@ __all__ = [
     "list_programmes",
     "list_trips",
     "list_vehicles",
-    "methodologies",
-    "period_series",
     "programme_exists",
     "schema_version",
-    "summary",
     "trip_columns",
-    "trip_span",
     "upsert_indicator",
 ]
 
 Conn = AsyncConnection[DictRow]
 Row = dict[str, Any]
-
-# The figures of a set of trips; every aggregate reads the trips table only.
-_FIGURES: LiteralString = """
-    count(*)                                      AS trips,
-    coalesce(sum(distance_km), 0)                 AS distance_km,
-    count(DISTINCT rider)                         AS riders,
-    count(DISTINCT vehicle_key)                   AS vehicles_active,
-    coalesce(sum(energy_kwh), 0)                  AS energy_kwh,
-    count(*) FILTER (WHERE energy_kwh IS NULL)    AS trips_without_energy,
-    coalesce(sum(distance_km) FILTER (WHERE energy_kwh IS NULL), 0)
-                                                  AS distance_km_without_energy,
-    coalesce(sum(duration_s), 0)                  AS duration_s,
-    coalesce(sum(co2_baseline_kg), 0)             AS co2_baseline_kg,
-    coalesce(sum(co2_electricity_kg), 0)          AS co2_electricity_kg,
-    coalesce(sum(co2_avoided_kg), 0)              AS co2_avoided_kg
-"""
-
-_SUMMARY = sql.SQL(
-    "SELECT " + _FIGURES + " FROM trips WHERE start_ts >= %(start)s AND start_ts < %(end)s"
-)
-
-_SERIES = sql.SQL(
-    """
-    WITH b AS (
-        SELECT generate_series(
-                   date_trunc(%(unit)s, %(start)s::timestamptz AT TIME ZONE 'UTC'),
-                   %(end)s::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',
-                   %(step)s::interval) AS bucket
-    ),
-    t AS (
-        SELECT date_trunc(%(unit)s, start_ts AT TIME ZONE 'UTC') AS bucket, """
-    + _FIGURES
-    + """
-        FROM trips
-        WHERE start_ts >= %(start)s AND start_ts < %(end)s
-        GROUP BY 1
-    )
-    SELECT b.bucket AT TIME ZONE 'UTC' AS bucket_start,
-           (b.bucket + %(step)s::interval) AT TIME ZONE 'UTC' AS bucket_end,
-           coalesce(t.trips, 0) AS trips,
-           coalesce(t.distance_km, 0) AS distance_km,
-           coalesce(t.riders, 0) AS riders,
-           coalesce(t.vehicles_active, 0) AS vehicles_active,
-           coalesce(t.energy_kwh, 0) AS energy_kwh,
-           coalesce(t.trips_without_energy, 0) AS trips_without_energy,
-           coalesce(t.distance_km_without_energy, 0) AS distance_km_without_energy,
-           coalesce(t.duration_s, 0) AS duration_s,
-           coalesce(t.co2_baseline_kg, 0) AS co2_baseline_kg,
-           coalesce(t.co2_electricity_kg, 0) AS co2_electricity_kg,
-           coalesce(t.co2_avoided_kg, 0) AS co2_avoided_kg
-    FROM b LEFT JOIN t USING (bucket)
-    ORDER BY b.bucket
-    """
-)
-
-_METHODOLOGIES = sql.SQL(
-    """
-    SELECT coalesce(methodology, '') AS methodology, count(*) AS trips
-    FROM trips WHERE start_ts >= %(start)s AND start_ts < %(end)s
-    GROUP BY 1 ORDER BY 2 DESC, 1
-    """
-)
-
-_TRIP_SPAN = sql.SQL("SELECT min(start_ts) AS first, max(start_ts) AS last FROM trips")
 
 _VEHICLES = sql.SQL(
     """
@@ -159,6 +91,7 @@ _GAUGES = sql.SQL(
 )
 
 _DATA_VERSION = sql.SQL("SELECT version FROM city_data_version")
+_HAS_DATA_VERSION = sql.SQL("SELECT to_regclass('city_data_version') IS NOT NULL")
 _TRIP_COLUMNS = sql.SQL(
     """
     WITH t AS (
@@ -245,34 +178,6 @@ _CHANGES = sql.SQL(
 )
 
 
-async def summary(conn: Conn, start: datetime, end: datetime) -> Row:
-    """The figures of the trips starting in ``[start, end)``."""
-    cur = await conn.execute(_SUMMARY, {"start": start, "end": end})
-    row = await cur.fetchone()
-    assert row is not None  # an aggregate without GROUP BY returns one row
-    return dict(row)
-
-
-async def period_series(conn: Conn, start: datetime, end: datetime, unit: str) -> list[Row]:
-    """One row of figures per ``unit`` (day, week, month, year) bucket, empty buckets too."""
-    params = {"start": start, "end": end, "unit": unit, "step": f"1 {unit}"}
-    cur = await conn.execute(_SERIES, params)
-    return [dict(r) for r in await cur.fetchall()]
-
-
-async def methodologies(conn: Conn, start: datetime, end: datetime) -> list[Row]:
-    """The methodology versions stored on the window's trips, with their trip counts."""
-    cur = await conn.execute(_METHODOLOGIES, {"start": start, "end": end})
-    return [dict(r) for r in await cur.fetchall()]
-
-
-async def trip_span(conn: Conn) -> Row:
-    """The first and last trip start stored (None, None when there is no trip)."""
-    cur = await conn.execute(_TRIP_SPAN)
-    row = await cur.fetchone()
-    return dict(row) if row else {"first": None, "last": None}
-
-
 async def list_vehicles(
     conn: Conn, fleet: str | None = None, vehicle: str | None = None, state: str | None = None
 ) -> list[Row]:
@@ -345,8 +250,10 @@ async def data_version(conn: Conn) -> int | None:
 def trip_columns(conn: psycopg.Connection[Any]) -> tuple[int, dict[str, list[Any]]]:
     """The data version and every trip as columns, in start order, with each trip's previous
     trip by the same rider and vehicle (synchronous: the trip index loads in a thread; run
-    it inside one REPEATABLE READ transaction so both come from one snapshot)."""
-    row = conn.execute(_DATA_VERSION).fetchone()
+    it inside one REPEATABLE READ transaction so both come from one snapshot). The version is
+    0 before migration 0032."""
+    found = conn.execute(_HAS_DATA_VERSION).fetchone()
+    row = conn.execute(_DATA_VERSION).fetchone() if found and found[0] else None
     version = int(row[0]) if row else 0
     cur = conn.execute(_TRIP_COLUMNS)
     names = [d.name for d in cur.description or []]

@@ -5,7 +5,9 @@ vehicles, the position of the same rider's (vehicle's) previous trip. Any half-o
 ``[start, end)`` is then two binary searches: sums are differences of prefix sums, and the
 distinct riders of trips ``i..j-1`` are exactly the trips whose previous trip by the same
 rider lies before ``i`` (each rider counted once, at its first trip in the window). Buckets
-(day, week, month, year, in UTC) are the same per bucket, vectorised over all buckets.
+(day, week, month, year, in UTC: :mod:`city.buckets`) are the same per bucket, vectorised over
+all buckets. This is the service's only computation of trip figures; the tests hold it to
+plain SQL aggregates over the same trips.
 
 The index is loaded in a worker thread from one REPEATABLE READ snapshot that also reads the
 data version, so its figures are those of exactly that version.
@@ -22,8 +24,9 @@ import psycopg
 from numpy.typing import NDArray
 
 from city import queries
+from city.buckets import Unit, bucket_edges
 
-__all__ = ["ADDITIVE", "TripIndex", "bucket_edges", "load_index"]
+__all__ = ["ADDITIVE", "TripIndex", "load_index"]
 
 ADDITIVE = (
     "distance_km",
@@ -45,36 +48,6 @@ def _us(when: datetime) -> int:
 
 def _datetime(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
-
-
-def _trunc(when: datetime, unit: str) -> datetime:
-    day = when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if unit == "day":
-        return day
-    if unit == "week":
-        return day - timedelta(days=day.weekday())
-    if unit == "month":
-        return day.replace(day=1)
-    return day.replace(month=1, day=1)
-
-
-def _next(edge: datetime, unit: str) -> datetime:
-    if unit == "day":
-        return edge + timedelta(days=1)
-    if unit == "week":
-        return edge + timedelta(days=7)
-    if unit == "month":
-        return edge.replace(year=edge.year + edge.month // 12, month=edge.month % 12 + 1)
-    return edge.replace(year=edge.year + 1)
-
-
-def bucket_edges(start: datetime, end: datetime, unit: str) -> list[datetime]:
-    """UTC bucket starts from the one holding ``start`` to the last one before ``end``, then
-    that bucket's end."""
-    edges = [_trunc(start, unit)]
-    while edges[-1] < end:
-        edges.append(_next(edges[-1], unit))
-    return edges
 
 
 @dataclass(frozen=True)
@@ -111,7 +84,8 @@ class TripIndex:
         return int(i), int(j)
 
     def summary(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """The figures of the trips starting in ``[start, end)`` (as :func:`queries.summary`)."""
+        """The figures of the trips starting in ``[start, end)``: trips, distinct riders and
+        vehicles, and the sum of every :data:`ADDITIVE` figure."""
         i, j = self._slice(start, end)
         row: dict[str, Any] = {k: float(p[j] - p[i]) for k, p in self.prefix.items()}
         row["trips"] = j - i
@@ -120,8 +94,9 @@ class TripIndex:
         row["vehicles_active"] = int(np.count_nonzero(self.prev_vehicle[i:j] < i))
         return row
 
-    def series(self, start: datetime, end: datetime, unit: str) -> list[dict[str, Any]]:
-        """One row per UTC bucket touching the window (as :func:`queries.period_series`)."""
+    def series(self, start: datetime, end: datetime, unit: Unit) -> list[dict[str, Any]]:
+        """One row per UTC bucket touching the window (:func:`city.buckets.bucket_edges`),
+        empty buckets included, each with :meth:`summary`'s figures and its bounds."""
         edges = bucket_edges(start, end, unit)
         clipped = [max(e, start) for e in edges[:-1]] + [end]
         bounds = np.searchsorted(self.start_us, [_us(e) for e in clipped], side="left")

@@ -1,8 +1,8 @@
-"""CO2-avoided methodology: factors with their sources, per-trip and period totals.
+"""CO2-avoided methodology: factors with their sources, per-trip CO2 and totals of any sums.
 
 The public surface: :data:`PROFILES` (``"ams-iii-c"``, ``"city-calibrated"``),
 :data:`DEFAULT_PROFILE`, :func:`get_profile`, :func:`breakdown` (any profile, from summed km
-and kWh), :func:`per_trip`, :func:`period_totals`, :func:`ams_iii_c` (a configured mode mix),
+and kWh), :func:`per_trip`, :func:`ams_iii_c` (a configured mode mix),
 :class:`Profile`, :class:`Breakdown`, :class:`Factor` and the errors.
 """
 
@@ -12,7 +12,6 @@ from emissions.methodology import (
     DEFAULT_PROFILE,
     PROFILES,
     Breakdown,
-    PeriodTotals,
     Profile,
     TripCo2,
     ams_iii_c,
@@ -20,7 +19,6 @@ from emissions.methodology import (
     city_calibrated,
     get_profile,
     per_trip,
-    period_totals,
 )
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
     "Breakdown",
     "EmissionsError",
     "Factor",
-    "PeriodTotals",
     "Profile",
     "ProfileError",
     "TripCo2",
@@ -41,5 +38,4 @@ __all__ = [
     "city_calibrated",
     "get_profile",
     "per_trip",
-    "period_totals",
 ]

@@ -1,4 +1,4 @@
-"""CO2 avoided: the two methodology profiles, per-trip figures and period totals.
+"""CO2 avoided: the two methodology profiles, per-trip figures and totals of summed km and kWh.
 
 CO2 avoided = baseline emissions of the displaced modes − emissions of the electricity the
 motorcycles used − leakage. Both terms are linear in the kilometres and the kilowatt-hours,
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,7 +32,6 @@ __all__ = [
     "PROFILES",
     "Breakdown",
     "ModeShare",
-    "PeriodTotals",
     "Profile",
     "TripCo2",
     "ams_iii_c",
@@ -41,7 +39,6 @@ __all__ = [
     "city_calibrated",
     "get_profile",
     "per_trip",
-    "period_totals",
 ]
 
 METHOD_REVISION = 1
@@ -447,63 +444,4 @@ def breakdown(
         co2_avoided_kg=avoided,
         avoided_g_per_km=avoided * 1000.0 / km if km > 0 else None,
         parameters=prof.parameters(),
-    )
-
-
-@dataclass(frozen=True)
-class PeriodTotals:
-    """Totals per period: ``period`` holds numpy datetime64 period starts, shape (p,)."""
-
-    period: NDArray[np.datetime64]
-    trips: NDArray[np.int64]
-    distance_km: NDArray[np.float64]
-    energy_kwh: NDArray[np.float64]
-    co2_baseline_kg: NDArray[np.float64]
-    co2_electricity_kg: NDArray[np.float64]
-    co2_avoided_kg: NDArray[np.float64]
-
-
-def period_totals(
-    start_ms: ArrayLike,
-    distance_km: ArrayLike,
-    energy_kwh: ArrayLike,
-    profile: Profile,
-    bucket: Literal["day", "month", "year"] = "month",
-) -> PeriodTotals:
-    """Trips, km, kWh and CO2 per UTC day, month or year, vectorised.
-
-    Parameters
-    ----------
-    start_ms : array_like of int, shape (k,)
-        Trip start, ms since the epoch (a trip counts in the period it starts in).
-    distance_km, energy_kwh : array_like of float, shape (k,)
-    profile : Profile
-    bucket : {"day", "month", "year"}
-
-    Returns
-    -------
-    PeriodTotals
-        One row per period holding at least one trip, in time order. ``energy_kwh`` sums
-        measured and assumed energy.
-    """
-    unit = {"day": "D", "month": "M", "year": "Y"}[bucket]
-    ts = np.asarray(start_ms, dtype=np.int64).astype("datetime64[ms]")
-    periods, inverse = np.unique(ts.astype(f"datetime64[{unit}]"), return_inverse=True)
-    co2 = per_trip(distance_km, energy_kwh, profile)
-    km = np.asarray(distance_km, dtype=np.float64)
-    kwh = np.asarray(energy_kwh, dtype=np.float64)
-    kwh = np.where(co2.energy_assumed, km * profile.assumed_energy.value, kwh)
-    p = periods.shape[0]
-
-    def total(values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.bincount(inverse, weights=values, minlength=p).astype(np.float64)
-
-    return PeriodTotals(
-        period=periods,
-        trips=np.bincount(inverse, minlength=p).astype(np.int64),
-        distance_km=total(km),
-        energy_kwh=total(kwh),
-        co2_baseline_kg=total(co2.baseline_kg),
-        co2_electricity_kg=total(co2.electricity_kg),
-        co2_avoided_kg=total(co2.avoided_kg),
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Response
 
+from city.buckets import bucket_start, next_bucket
 from city.cache import CachedFigures
 from city.errors import BadParameterError
 from city.params import Window, parse_rfc3339
@@ -60,8 +61,5 @@ async def optional_window(
     span = await figs.trip_span()
     if span["first"] is None:
         return None
-    first: datetime = span["first"].astimezone(UTC)
-    last: datetime = span["last"].astimezone(UTC)
-    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = last.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return Window(start, end)
+    start = bucket_start(span["first"], "day")
+    return Window(start, next_bucket(bucket_start(span["last"], "day"), "day"))

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from city import methodology
 from city.auth import ReadAccess
+from city.buckets import Unit
 from city.cache import CachedFigures
 from city.charts import bar_chart
 from city.deps import Config, Figures
@@ -47,15 +48,15 @@ _CSV_COLUMNS = (
 )
 
 
-def _auto_bucket(win: Window) -> str:
+def _auto_bucket(win: Window) -> Unit:
     if win.days <= 92:
         return "day"
     return "week" if win.days <= 800 else "month"
 
 
 async def _series(
-    request: Request, figs: CachedFigures, win: Window, bucket: str | None
-) -> tuple[str, list[dict[str, Any]]]:
+    request: Request, figs: CachedFigures, win: Window, bucket: Unit | None
+) -> tuple[Unit, list[dict[str, Any]]]:
     chosen = bucket or _auto_bucket(win)
     check_buckets(request, win, "bucket", chosen)
     return chosen, await figs.period_series(win.start, win.end, chosen)

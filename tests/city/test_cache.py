@@ -3,12 +3,18 @@ statement writes the trips table (migration 0032's trigger)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
+from city.auth import Access
+from city.cache import CachedFigures, FiguresCache
 from tests.city.builders import t, trip, vehicle
 
 WINDOW = {"from": "2025-03-01T00:00:00Z", "to": "2025-03-02T00:00:00Z"}
@@ -74,11 +80,11 @@ def test_data_version_moves_once_per_statement(db: psycopg.Connection) -> None:
     assert after[0] == before[0] + 1
 
 
-def test_without_the_cache_the_same_figures_come_from_sql(
+def test_without_kept_answers_the_figures_are_the_same(
     db: psycopg.Connection, make_client: Callable[..., httpx.Client]
 ) -> None:
-    """cache_entries=0 answers every figure from SQL; the answers equal the cached path's
-    (the trip index's)."""
+    """cache_entries=0 keeps no answer (each is computed again from the trip index); the
+    answers equal the cached path's."""
     v = vehicle(db)
     for hour, rider in ((8, "a"), (9, "b"), (10, "a")):
         trip(db, v, t(f"2025-03-01T{hour:02d}:00"), km=float(hour), rider=rider)
@@ -87,3 +93,34 @@ def test_without_the_cache_the_same_figures_come_from_sql(
     for url in ("/api/v1/mobility/summary", "/api/v1/mobility/timeseries", "/api/v1/emissions"):
         assert cached.get(url, params=params).json() == plain.get(url, params=params).json()
     assert plain.get("/api/v1/mobility/summary", params=WINDOW).json()["figures"]["riders"] == 2
+
+
+def test_kept_figures_are_keyed_by_the_callers_access() -> None:
+    """A value kept for a caller of one access is found again by that access only: a caller
+    of other access gets its own computation (no figure crosses from one to the other)."""
+    cache = FiguresCache("postgresql://unused", check_interval_s=3600)
+    cache.saw(3, time.monotonic())
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool("postgresql://unused", open=False)
+
+    async def ask(access: Access) -> str:
+        async with contextlib.AsyncExitStack() as stack:
+            figs = CachedFigures(pool, cache, stack, access)
+
+            async def compute() -> str:
+                return f"for {access}"
+
+            value: str = await figs.cached(("summary", "window"), compute)
+            return value
+
+    async def run() -> list[str]:
+        return [await ask(a) for a in ("anonymous", "read", "anonymous", "write", "read")]
+
+    assert asyncio.run(run()) == [
+        "for anonymous",
+        "for read",
+        "for anonymous",
+        "for write",
+        "for read",
+    ]
+    assert cache.hits == 2
+    assert {key[0] for key in cache.entries} == {"anonymous", "read", "write"}

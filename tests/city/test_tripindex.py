@@ -1,8 +1,8 @@
-"""The in-memory trip index against the SQL it replaces, on the same random trips."""
+"""The in-memory trip index (the service's one computation of trip figures) against plain SQL
+aggregates (tests/city/_reference.py), on the same random trips; and the UTC buckets."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,19 +11,15 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from city import queries
-from city.tripindex import bucket_edges, load_index
+from city.buckets import bucket_count, bucket_edges
+from city.tripindex import load_index
+from tests.city import _reference
 from tests.city.builders import trip, vehicle
 
 
 def _sql(db_url: str, name: str, *args: Any) -> Any:
-    async def run() -> Any:
-        async with await psycopg.AsyncConnection.connect(
-            db_url, autocommit=True, row_factory=dict_row
-        ) as conn:
-            return await getattr(queries, name)(conn, *args)
-
-    return asyncio.run(run())
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
+        return getattr(_reference, name)(conn, *args)
 
 
 def _close(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -81,6 +77,20 @@ def test_empty_index(db_url: str) -> None:
     assert index.summary(day, day + timedelta(days=1))["trips"] == 0
     assert index.span() == {"first": None, "last": None}
     assert [r["trips"] for r in index.series(day, day + timedelta(days=3), "day")] == [0, 0, 0]
+
+
+def test_bucket_count_is_the_number_of_buckets_listed() -> None:
+    """For random windows (some ending on a boundary), bucket_count equals the buckets that
+    bucket_edges lists, in every unit."""
+    rng = np.random.default_rng(8)
+    base = datetime(2020, 1, 1, tzinfo=UTC)
+    for _ in range(2000):
+        a = base + timedelta(seconds=int(rng.integers(6 * 365 * 86400)))
+        b = a + timedelta(seconds=int(rng.integers(1, 900 * 86400)))
+        if rng.random() < 0.2:
+            b = max(b.replace(day=1, hour=0, minute=0, second=0), a + timedelta(seconds=1))
+        for unit in ("day", "week", "month", "year"):
+            assert bucket_count(a, b, unit) == len(bucket_edges(a, b, unit)) - 1, (a, b, unit)
 
 
 def test_bucket_edges_cross_months_and_years() -> None:

@@ -14,7 +14,6 @@ from emissions import (
     breakdown,
     get_profile,
     per_trip,
-    period_totals,
 )
 
 
@@ -68,19 +67,6 @@ def test_per_trip_sums_equal_the_breakdown_of_sums() -> None:
         assert co2.baseline_kg.sum() == pytest.approx(b.co2_baseline_kg, rel=1e-9)
         assert co2.electricity_kg.sum() == pytest.approx(b.co2_electricity_kg, rel=1e-9)
         assert co2.energy_assumed.sum() == np.isnan(kwh).sum()
-
-
-def test_period_totals_group_trips_by_utc_month() -> None:
-    """Trips starting in January and February are totalled per month, in order."""
-    jan = np.datetime64("2026-01-31T23:59:00", "ms").astype(np.int64)
-    feb = np.datetime64("2026-02-01T00:01:00", "ms").astype(np.int64)
-    totals = period_totals(
-        [jan, feb, feb], [1.0, 2.0, 3.0], [0.1, 0.1, np.nan], PROFILES["city-calibrated"], "month"
-    )
-    assert totals.period.astype(str).tolist() == ["2026-01", "2026-02"]
-    assert totals.trips.tolist() == [1, 2]
-    assert totals.distance_km.tolist() == [1.0, 5.0]
-    assert totals.energy_kwh[1] == pytest.approx(0.1 + 3.0 * 0.0584)
 
 
 def test_every_profile_lists_parameters_with_units_and_sources() -> None:
