@@ -81,6 +81,8 @@ def _done(dsn: str, step: str) -> bool:
 
 def _mark(dsn: str, step: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # The database may have been created after _done() looked: the table may be missing.
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_progress (step text PRIMARY KEY)")
         conn.execute("INSERT INTO bench_progress VALUES (%s) ON CONFLICT DO NOTHING", (step,))
 
 
@@ -149,6 +151,15 @@ def ensure_dataset(log: Any = print) -> Dataset:
     found = _existing(dsn)
     if found is not None:
         return found
+    # One builder per server: a second benchmark started meanwhile waits here, then reuses the
+    # data set (without this it truncated the trips the first one was building).
+    with psycopg.connect(admin, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        found = _existing(dsn)
+        return found if found is not None else _build(admin, name, dsn, log)
+
+
+def _build(admin: str, name: str, dsn: str, log: Any) -> Dataset:
     began = time.perf_counter()
     try:
         fresh = not _done(dsn, "backfill")
