@@ -175,7 +175,11 @@ def _choose_timescaledb(conn: Conn, mode: TimescaleMode, report: UpgradeReport) 
                 f"extension ({version}); set POGO_TIMESCALEDB to auto or require"
             )
         if not _preloaded(conn):
-            raise StoreError(f"this database uses TimescaleDB {version}, but {_NOT_PRELOADED}")
+            raise StoreError(
+                f"this database uses TimescaleDB {version}, which the server does not preload: "
+                "add timescaledb to shared_preload_libraries in postgresql.conf and restart "
+                "PostgreSQL"
+            )
         refuse_lossy(version)
         report.timescaledb, report.timescaledb_version = True, version
         return
@@ -238,6 +242,9 @@ def upgrade(dsn: str, options: StoreOptions | None = None) -> UpgradeReport:
 
 def _upgrade_in_transaction(conn: Conn, options: StoreOptions, report: UpgradeReport) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    # First, before any DDL: in a database holding the extension, DDL on a server that does not
+    # preload it fails inside TimescaleDB's loader with an internal error, not our message.
+    _choose_timescaledb(conn, options.timescaledb, report)
     conn.execute(
         """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -270,7 +277,6 @@ def _upgrade_in_transaction(conn: Conn, options: StoreOptions, report: UpgradeRe
             (version, name, checksum),
         )
         report.applied.append(f"{version:04d}_{name}")
-    _choose_timescaledb(conn, options.timescaledb, report)
     params = {
         "telemetry_compress_after_days": str(options.telemetry_compress_after_days),
         # '' keeps the database's retention policy as it is.
