@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 
+from fleet import UpgradeReport
+from pogo.commands.db import describe_upgrade
+
 
 def run_pogo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
@@ -54,3 +57,26 @@ def test_db_upgrade_twice(empty_db_url: str) -> None:
     second = run_pogo("db", "upgrade", env={"POGO_DATABASE_URL": empty_db_url})
     assert second.returncode == 0, second.stderr
     assert "nothing to apply" in second.stdout
+
+
+def test_db_upgrade_says_which_store_and_why() -> None:
+    """The upgrade's lines name the store (with TimescaleDB's version), one line per policy
+    change, and one warning line saying why TimescaleDB is not used."""
+    plain = describe_upgrade(
+        UpgradeReport(current_version=40, plain_reason="it is not installed on this server")
+    )
+    assert plain[0] == "schema at version 40 (plain PostgreSQL); nothing to apply"
+    assert plain[1:] == [
+        "warning: not using TimescaleDB: it is not installed on this server "
+        "(POGO_TIMESCALEDB=off silences this; =require makes it an error)"
+    ]
+    timescale = describe_upgrade(
+        UpgradeReport(
+            applied=["0040_telemetry_imports"], current_version=40, timescaledb=True,
+            timescaledb_version="2.28.3", changes=["retention policy removed (was: 90 days)"],
+        )
+    )  # fmt: skip
+    assert timescale == [
+        "schema at version 40 (TimescaleDB 2.28.3); 0040_telemetry_imports",
+        "policy: retention policy removed (was: 90 days)",
+    ]
