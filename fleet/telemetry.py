@@ -48,6 +48,7 @@ from psycopg.types.json import Jsonb
 from fleet import queries
 from fleet._pgcopy import copy_payload
 from fleet.errors import TelemetryWriteError
+from fleet.store import refresh_daily
 
 __all__ = [
     "AlreadyStored",
@@ -361,7 +362,27 @@ def _write_chunk(
                 "this history (a TimescaleDB older than 2.18.1 drops rows so: upgrade it)"
             )
         events = write_events(conn, keys[chunk.event_vehicle].tolist(), chunk.events)
+        vehicle, first, last = _ranges(
+            np.concatenate([staged.vehicle_key, keys[chunk.event_vehicle]]),
+            np.concatenate([staged.ts_ms, [(t - _EPOCH) // _ONE_MS for t in chunk.events.ts]]),
+        )
+        if len(vehicle):  # so the next trip build rebuilds what this history covers
+            queries.record_imports(conn, vehicle.tolist(), first.tolist(), last.tolist())
     return written, events
+
+
+def _ranges(
+    vehicle: npt.NDArray[Any], ts_ms: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per vehicle, its earliest and latest time: ``(vehicle, first, last)``, vehicles sorted."""
+    vehicle, ts_ms = vehicle.astype(np.int64), ts_ms.astype(np.int64)
+    order = np.lexsort((ts_ms, vehicle))
+    v, t = vehicle[order], ts_ms[order]
+    if not len(v):
+        return v, t, t
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    ends = np.r_[starts[1:], len(v)] - 1
+    return v[starts], t[starts], t[ends]
 
 
 def write_history(
@@ -372,6 +393,11 @@ def write_history(
 ) -> HistoryReport:
     """Register ``vehicles`` and write ``chunks`` into the database at ``dsn``, one
     transaction per chunk (the next chunk is produced and staged in a thread meanwhile).
+
+    Each chunk also records, per vehicle, the device-time range it covered
+    (``telemetry_imports``), so the next ``pogo trips`` rebuilds those ranges although the
+    history's ``received_at`` lies behind its watermark; after the last chunk the daily
+    aggregate is refreshed (:func:`fleet.store.refresh_daily`).
 
     A re-run, or a history overlapping what is stored, stores nothing twice. ``progress``
     is called after each chunk's commit.
@@ -405,5 +431,8 @@ def write_history(
             report.seconds = time.perf_counter() - began
             if progress is not None:
                 progress(report)
+    # Days older than the daily aggregate's policy window are materialised here, after the
+    # commits (TimescaleDB; plain PostgreSQL's view is always current).
+    refresh_daily(dsn)
     report.seconds = time.perf_counter() - began
     return report

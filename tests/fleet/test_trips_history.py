@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from emissions import PROFILES
 from fleet import queries
 from fleet.rules import TripRules
+from fleet.telemetry import Events, HistoryChunk, Vehicles, write_history
 from fleet.trips import build_trips
 from tests.fleet.builders import at, insert_fixes, vehicle_key
 from tests.fleet.test_trips import day
+from wire.point import empty_points
 
 RULES = TripRules()
 PROFILE = PROFILES["ams-iii-c"]
@@ -85,3 +88,27 @@ def test_rebuild_recomputes_every_trip_under_new_rules(db_url: str, db: Any) -> 
     assert len(rebuilt) == 2 and report.changed > 0
     assert build_trips(db_url, longer_parking, PROFILE, now=at(24_300)).changed == 0
     assert rebuilt == one_build_over_everything(db_url, db, longer_parking)
+
+
+def test_a_backfill_reaches_the_next_build(db_url: str, db: Any) -> None:
+    """History imported through the store's write path (the backfill's) with its own old
+    received_at: the next build gives exactly the trips of one build over everything."""
+    key = vehicle_key(db)  # pogo/m001, battery 2.0 kWh
+    insert_fixes(db, key, shifted(day([0.0, 3000.0]), 40_000), received_at=at(50_000))
+    build_trips(db_url, RULES, PROFILE, now=at(60_000), max_age_s=3 * 86_400)
+    history = day([0.0, 3000.0, 6000.0])
+    pts = empty_points(len(history))
+    for name in ("lat", "lon", "speed_kmh", "hdop", "soc_pct", "odometer_km"):
+        pts[name] = [np.nan if p[name] is None else p[name] for p in history]
+    pts["ts_ms"] = [p["t_ms"] for p in history]
+    chunk = HistoryChunk(
+        points=pts, point_vehicle=np.zeros(len(pts), np.int64),
+        point_received_ms=pts["ts_ms"] + 500, events=Events([], [], [], [], [], []),
+        event_vehicle=np.zeros(0, np.int64),
+    )  # fmt: skip
+    report = write_history(db_url, Vehicles(["pogo"], ["m001"], [2.0]), [chunk])
+    assert report.points_stored == len(history)
+    build_trips(db_url, RULES, PROFILE, now=at(60_100), max_age_s=3 * 86_400)
+    incremental = stored_trips(db)
+    assert len(incremental) == 5
+    assert incremental == one_build_over_everything(db_url, db)
