@@ -4,7 +4,12 @@ PostgreSQL, with its references measured in the same run on the same rows:
 
 * binary COPY of the same rows straight into ``telemetry`` (the database's limit),
 * a bare paho subscriber that only counts messages under the same publishers (the client's),
-* a naive ingester that INSERTs each point and commits once per message.
+* a naive ingester that INSERTs each point and commits once per message;
+
+and the cost of access control: the same workloads published by 200 devices, one connection
+each, through the open broker and through a broker secured by ``pogo broker config`` (one
+account and ACL per device, ingester accounts, TLS on every connection, the ingester's
+registry check on), the secured rate reported as a ratio of the open one.
 
 Every run counts what arrived exactly: a lost or duplicated point fails the benchmark.
 Ingest is timed to the commit that completed the stream (from the ingesters' commit log), the
@@ -20,6 +25,7 @@ Environment: ``BENCH_INGESTERS`` (default 2) ingester processes, ``BENCH_PUBLISH
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -32,9 +38,13 @@ import pytest
 from psycopg import sql
 
 from benchmarks._ingest import procs, workload
+from fleet.devices import hash_password, new_password, provision
 from fleet.store import upgrade
 from fleet.telemetry import stage_points
-from pogo.embedded import PrivateMosquitto
+from pogo.commands.broker import registry_config
+from pogo.embedded import PrivateMosquitto, free_port, run_as_user
+from pogo.mosquitto import Account, TlsListener
+from tests.fixtures.secured_broker import make_ca
 
 ADMIN = os.environ.get("POGO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INGESTERS = int(os.environ.get("BENCH_INGESTERS", "2"))
@@ -93,6 +103,63 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     print("\ningest benchmark results:")
     for key, value in RESULTS.items():
         print(f"  {key:45s} {value:12.2f}")
+
+
+class Secured:
+    """A second broker, secured as ``pogo broker config`` secures one (the same code: the
+    registry's devices, ingester accounts, TLS only), and how the clients reach it."""
+
+    ROOT = "bench/secured/pogo/v1"
+
+    def __init__(self, env: Env) -> None:
+        tmp = env.tmp / "secured"
+        self.ca = make_ca(tmp / "tls")
+        names = [f"v{v:04d}" for v in range(workload.VEHICLES)]
+        password = new_password()
+        self.ingesters = [f"bench-ingest-{i}" for i in range(INGESTERS)]
+        port = free_port()
+        # The template database's registry: every database the runs clone holds the devices.
+        with psycopg.connect(_with_db(env.template)) as conn:
+            credentials = provision(conn, "bench", names)
+            config = registry_config(
+                conn,
+                directory=tmp / "broker",
+                port=None,
+                topic_root=self.ROOT,
+                ingesters=[Account(n, hash_password(password)) for n in self.ingesters],
+                tls=TlsListener(port, self.ca.server_cert, self.ca.server_key, host="127.0.0.1"),
+                run_as=run_as_user(),
+            )
+        (tmp / "credentials.json").write_text(
+            json.dumps({v: c.password for v, c in credentials.items()}), encoding="utf-8"
+        )
+        self.broker = PrivateMosquitto(tmp / "broker", port=port, config=config)
+        self.access = procs.Access(
+            port=port,
+            devices=True,
+            publisher_args=(
+                "--credentials",
+                str(tmp / "credentials.json"),
+                "--ca",
+                str(self.ca.ca),
+            ),
+            ingester_env=lambda i: {
+                "POGO_MQTT_URL": f"mqtts://{self.ingesters[i]}:{password}@127.0.0.1:{port}",
+                "POGO_MQTT_CA_FILE": str(self.ca.ca),
+                "POGO_MQTT_CLIENT_ID": self.ingesters[i],
+                "POGO_INGEST_REQUIRE_REGISTERED": "true",
+            },
+            root=self.ROOT,
+            group="benchsecured",
+        )
+
+
+@pytest.fixture(scope="module")
+def secured(env: Env) -> Iterator[Secured]:
+    s = Secured(env)
+    s.broker.start()
+    yield s
+    s.broker.stop()
 
 
 def _start_ms(points: int) -> int:
@@ -172,4 +239,31 @@ def test_single_point_end_to_end(benchmark: Any, env: Env) -> None:
         single_bare_subscriber_messages_per_s=bare,
         single_ingest_over_bare=ingest_mps / bare,
         single_publish_messages_per_s=result["publish_points_per_s"],
+    )
+
+
+@pytest.mark.parametrize("kind", ["batch50", "single"])
+def test_secured_over_open(benchmark: Any, env: Env, secured: Secured, kind: str) -> None:
+    """200 devices, one connection each: authentication, ACLs, TLS and the registry check
+    on, against the same run through the open broker (target: secured >= 0.8 of open)."""
+    points = BATCH_POINTS if kind == "batch50" else SINGLE_MESSAGES
+    start_ms = _start_ms(points)
+    open_run = procs.run_ingest(
+        env, kind, points, start_ms, PUBLISHERS, INGESTERS, procs.Access(devices=True)
+    )
+    result: dict[str, float] = {}
+
+    def run() -> None:
+        result.update(
+            procs.run_ingest(env, kind, points, start_ms, PUBLISHERS, INGESTERS, secured.access)
+        )
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    _report(
+        benchmark,
+        **{
+            f"{kind}_devices_open_per_s": open_run["points_per_s"],
+            f"{kind}_devices_secured_per_s": result["points_per_s"],
+            f"{kind}_secured_over_open": result["points_per_s"] / open_run["points_per_s"],
+        },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "DeviceError",
     "FleetError",
     "MigrationError",
     "RulesError",
@@ -42,3 +43,8 @@ class TrackError(FleetError):
 
 class TripBuildError(FleetError):
     """The trip builder cannot run: the schema is missing or older than the builder needs."""
+
+
+class DeviceError(FleetError):
+    """A device registry operation names a device that is not there (or not active), one
+    already registered, or an id that breaks ``[A-Za-z0-9_-]{1,64}``."""

@@ -1,5 +1,6 @@
-"""Every SQL statement of the trip builder, the vehicle state and the telemetry write path
-(:mod:`fleet.telemetry`); the schema upgrade's are in store.py.
+"""Every SQL statement of the trip builder, the vehicle state, the telemetry write path
+(:mod:`fleet.telemetry`) and the device registry (:mod:`fleet.devices`); the schema upgrade's
+are in store.py.
 
 Functions take an open psycopg connection; values always travel as parameters. Telemetry is
 read with a binary ``COPY ... TO STDOUT`` whose rows have a fixed layout (NULLs coalesced to
@@ -33,10 +34,12 @@ __all__ = [
     "POINT_STORED",
     "TRIP_COLUMNS",
     "UPSERT_VEHICLES",
+    "active_devices",
     "all_arrivals",
     "arrivals_since",
     "copy_fixes",
     "delete_missing_trips",
+    "device_rows",
     "load_battery_kwh",
     "load_events",
     "load_zones",
@@ -45,7 +48,10 @@ __all__ = [
     "new_arrivals_params",
     "rebuild_from",
     "record_imports",
+    "register_devices",
     "require_schema",
+    "revoke_device",
+    "rotate_device",
     "settling_vehicles",
     "try_lock",
     "unlock",
@@ -627,3 +633,73 @@ UPSERT_VEHICLES = sql.SQL(
     RETURNING fleet, vehicle, vehicle_key
     """
 )
+
+# -- the device registry (fleet.devices) ----------------------------------------------------
+
+DeviceRow = tuple[str, str, str, Any, Any, Any]  # fleet, vehicle, hash, created, rotated, revoked
+
+
+def device_rows(
+    conn: Conn, fleet: str | None = None, vehicle: str | None = None
+) -> list[DeviceRow]:
+    """Devices in (fleet, vehicle) order, all of them or the one named."""
+    return conn.execute(
+        "SELECT fleet, vehicle, password_hash, created_at, rotated_at, revoked_at FROM devices"
+        " WHERE (%(fleet)s::text IS NULL OR fleet = %(fleet)s)"
+        " AND (%(vehicle)s::text IS NULL OR vehicle = %(vehicle)s)"
+        " ORDER BY fleet, vehicle",
+        {"fleet": fleet, "vehicle": vehicle},
+    ).fetchall()
+
+
+def active_devices(conn: Conn) -> list[tuple[str, str, str]]:
+    """(fleet, vehicle, password hash) of every device not revoked, in (fleet, vehicle) order."""
+    rows = conn.execute(
+        "SELECT fleet, vehicle, password_hash FROM devices WHERE revoked_at IS NULL"
+        " ORDER BY fleet, vehicle"
+    ).fetchall()
+    return [(str(f), str(v), str(h)) for f, v, h in rows]
+
+
+_REGISTER_NEW = """
+    INSERT INTO devices (fleet, vehicle, password_hash)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+    ON CONFLICT (fleet, vehicle) DO NOTHING
+"""
+_REGISTER_REPLACE = """
+    INSERT INTO devices (fleet, vehicle, password_hash)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+    ON CONFLICT (fleet, vehicle) DO UPDATE
+    SET password_hash = excluded.password_hash, rotated_at = now(), revoked_at = NULL
+"""
+
+
+def register_devices(conn: Conn, rows: Sequence[tuple[str, str, str]], replace: bool) -> int:
+    """Insert (fleet, vehicle, hash) rows; with ``replace`` an existing device (revoked or not)
+    gets the new hash and is reinstated, without it an existing device is left alone. Returns
+    how many rows were inserted or changed."""
+    cur = conn.execute(
+        _REGISTER_REPLACE if replace else _REGISTER_NEW,
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+    )
+    return cur.rowcount
+
+
+def rotate_device(conn: Conn, fleet: str, vehicle: str, password_hash: str) -> bool:
+    """A new hash for an active device; False when there is no such active device."""
+    cur = conn.execute(
+        "UPDATE devices SET password_hash = %s, rotated_at = now()"
+        " WHERE fleet = %s AND vehicle = %s AND revoked_at IS NULL",
+        (password_hash, fleet, vehicle),
+    )
+    return cur.rowcount == 1
+
+
+def revoke_device(conn: Conn, fleet: str, vehicle: str) -> bool:
+    """Revoke an active device; False when there is no such active device."""
+    cur = conn.execute(
+        "UPDATE devices SET revoked_at = now()"
+        " WHERE fleet = %s AND vehicle = %s AND revoked_at IS NULL",
+        (fleet, vehicle),
+    )
+    return cur.rowcount == 1

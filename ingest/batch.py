@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,12 +101,20 @@ class Batch:
     :meth:`add` parses the topic and decodes each payload once (cheap, per message);
     :meth:`build` makes one columnar shape of every point (:func:`ingest.payload.decode_points`)
     and runs every rule once over it.
+    With ``admit`` (the ingester's registry check: fleet, vehicle, time received), a message
+    from a vehicle it refuses is dead-lettered as ``unregistered``.
     """
 
     def __init__(
-        self, root: str, rules: Rules, max_payload_bytes: int, fast_json: bool = True
+        self,
+        root: str,
+        rules: Rules,
+        max_payload_bytes: int,
+        fast_json: bool = True,
+        admit: Callable[[str, str, float], bool] | None = None,
     ) -> None:
         self.root = root
+        self.admit = admit
         self.fast_json = fast_json  # False: every JSON message by the general decoder
         self.rules = rules
         self.max_payload_bytes = max_payload_bytes
@@ -151,6 +160,15 @@ class Batch:
             return
         try:
             topic = parse_topic(message.topic, self.root)
+            if self.admit is not None and not self.admit(
+                topic.fleet, topic.vehicle, message.received_at
+            ):
+                raise DecodeError(
+                    Reason.UNREGISTERED,
+                    f"vehicle {topic.fleet}/{topic.vehicle} is not registered or is revoked",
+                    field="topic",
+                    value=message.topic,
+                )
             if topic.kind == "telemetry":
                 decoded = decode_telemetry(message.payload, self.fast_json)
                 self._telemetry.append(_Telemetry(message, self._vehicle(topic), decoded))

@@ -20,6 +20,11 @@ class IngestConfig:
     is decoded; a batch is flushed at ``batch_points`` points or at Receive Maximum /
     (committers + 1) messages, so the broker keeps sending while the commits run.
     ``metrics_port`` None serves no metrics; 0 picks a free port (see ``Ingester.metrics_port``).
+    With ``mqtt_tls``, ``mqtt_ca_file`` is the CA the broker's certificate is checked against
+    (None: the system's), and ``mqtt_cert_file``/``mqtt_key_file`` a client certificate.
+    ``require_registered``: messages of vehicles without an active device registry entry are
+    dead-lettered as ``unregistered`` (the registry is read again every
+    ``registry_refresh_s``, and at most once a second when an unknown vehicle shows up).
     """
 
     mqtt_host: str = "127.0.0.1"
@@ -27,6 +32,9 @@ class IngestConfig:
     mqtt_tls: bool = False
     mqtt_username: str | None = None
     mqtt_password: str | None = field(default=None, repr=False)
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
     client_id: str = "pogo-ingest"
     shared_group: str | None = None
     session_expiry_s: int = 7 * 24 * 3600
@@ -46,6 +54,8 @@ class IngestConfig:
     retry_min_s: float = 0.1
     retry_max_s: float = 5.0
     stop_timeout_s: float = 30.0
+    require_registered: bool = False
+    registry_refresh_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.receive_maximum <= 65535:

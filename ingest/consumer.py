@@ -38,10 +38,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, start_http_server
 from psycopg_pool import ConnectionPool
 
+from fleet.devices import active_vehicles
 from ingest.batch import Batch, DeadLetter, Message, WriteSet
 from ingest.config import IngestConfig
 from ingest.errors import Reason
 from ingest.metrics import IngestMetrics
+from ingest.registry import Registry
 from ingest.validation import Rules
 from ingest.writer import Writer, WriteResult, prepare_connection
 from wire.topics import subscription
@@ -128,6 +130,7 @@ class Ingester:
         self._last_traffic = time.monotonic()  # last message received or acknowledged
         self._connected_at = 0.0
         self._rules = Rules(config.max_future_s, config.max_age_days)
+        self._registry: Registry | None = None
         self._client = self._make_client()
         self._topic = subscription(config.topic_root, config.shared_group)
         # Read at scrape time, so both move while the worker waits on a blocked database.
@@ -150,7 +153,12 @@ class Ingester:
         if c.mqtt_username:
             client.username_pw_set(c.mqtt_username, c.mqtt_password)
         if c.mqtt_tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(
+                ca_certs=c.mqtt_ca_file,
+                certfile=c.mqtt_cert_file,
+                keyfile=c.mqtt_key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         client.reconnect_delay_set(1, 8)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -301,6 +309,8 @@ class Ingester:
         try:
             pool.open(wait=False)
             writer = Writer(pool, connection_timeout_s=2.0)
+            if c.require_registered and not self._load_registry(pool, stop):
+                return True  # stopped before anything was taken in
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = c.session_expiry_s
             props.ReceiveMaximum = c.receive_maximum
@@ -326,8 +336,21 @@ class Ingester:
                 server.server_close()
             log.info("ingester stopped")
 
+    def _load_registry(self, pool: ConnectionPool, stop: threading.Event) -> bool:
+        """Read the device registry before consuming (retrying while the database is away)."""
+
+        def load() -> frozenset[tuple[str, str]]:
+            with pool.connection(timeout=5.0) as conn:
+                return active_vehicles(conn)
+
+        self._registry = Registry(load, refresh_s=self.config.registry_refresh_s)
+        return self._registry.load_initial(stop)
+
     def _new_batch(self) -> Batch:
-        return Batch(self.config.topic_root, self._rules, self.config.max_payload_bytes)
+        admit = self._registry.admits if self._registry is not None else None
+        return Batch(
+            self.config.topic_root, self._rules, self.config.max_payload_bytes, admit=admit
+        )
 
     def _work(self, writer: Writer, stop: threading.Event) -> bool:
         """Take messages into batches; each batch is decoded and validated here while the

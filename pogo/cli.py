@@ -13,8 +13,10 @@ import psycopg
 from city import CityError
 from fleet import FleetError
 from pogo.commands._context import AppContext
+from pogo.commands.broker import broker
 from pogo.commands.db import db
 from pogo.commands.demo import demo
+from pogo.commands.devices import devices
 from pogo.commands.ingest import ingest
 from pogo.commands.serve import serve
 from pogo.commands.simulate import simulate
@@ -38,7 +40,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     ctx.obj = AppContext(config)
 
 
-for command in (db, ingest, trips, serve, simulate, demo):
+for command in (db, ingest, trips, serve, simulate, demo, devices, broker):
     cli.add_command(command)
 
 

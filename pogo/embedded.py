@@ -6,9 +6,9 @@ PostgreSQL binaries) and a ``postgres`` child process on a free loopback port;
 persistence in a folder it owns. Both are context managers that stop what they started, and
 both run the server as a child of this process, so nothing outlives it.
 
-:func:`broker_config` is the one place that says how a broker serving this project must be set
-(the shipped ``deploy/mosquitto/mosquitto.conf`` repeats the same limits, and a test holds
-them equal).
+Their brokers' configuration comes from :mod:`pogo.mosquitto`, the renderer ``pogo broker
+config`` uses too: :func:`broker_config` is the open one (anonymous clients, for the tests and
+the benchmark's references); a :class:`~pogo.mosquitto.BrokerConfig` gives a secured one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from typing import Self
 import psycopg
 from psycopg import sql
 
+from pogo import mosquitto
 from pogo.errors import EmbeddedServiceError
+from pogo.mosquitto import BROKER_LIMITS, BrokerConfig
 
 __all__ = [
     "BROKER_LIMITS",
@@ -38,20 +40,6 @@ __all__ = [
     "default_state_dir",
     "free_port",
 ]
-
-# Mosquitto's defaults silently drop QoS 1 messages for a slow or absent subscriber once 1,000
-# are queued, and let only 20 be in flight to one client. A fleet's bursts and an ingester
-# that is down for a while need room: one million queued messages per client (~300 MB at
-# telemetry sizes), no byte cap, and enough in flight for batched manual acknowledgements.
-BROKER_LIMITS: dict[str, str] = {
-    "max_queued_messages": "1000000",
-    "max_queued_bytes": "0",
-    "max_inflight_messages": "1000",
-    "persistent_client_expiration": "14d",
-    "autosave_interval": "30",
-    "message_size_limit": "0",
-    "max_packet_size": "4194304",
-}
 
 
 def default_state_dir() -> Path:
@@ -264,34 +252,44 @@ class PrivatePostgres(_Service):
         _stop(self.process, signal.SIGINT, timeout=30)  # SIGINT: PostgreSQL's fast shutdown
 
 
+def run_as_user() -> str | None:
+    """The ``user`` a broker started by root must keep (Mosquitto drops root for the
+    'mosquitto' user, which cannot write our folders); None when not root."""
+    return pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
+
+
 def broker_config(port: int, persistence_dir: Path, host: str = "127.0.0.1") -> str:
-    """A Mosquitto 2 configuration: one loopback listener, persistence, the project's limits."""
-    lines = [
-        f"listener {port} {host}",
-        "allow_anonymous true",
-        "persistence true",
-        f"persistence_location {persistence_dir}/",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-    ]
-    if os.geteuid() == 0:
-        # Mosquitto drops root for the 'mosquitto' user, which cannot write our folder.
-        lines.append(f"user {pwd.getpwuid(os.geteuid()).pw_name}")
-    lines.extend(f"{key} {value}" for key, value in BROKER_LIMITS.items())
-    return "\n".join(lines) + "\n"
+    """An open Mosquitto 2 configuration: one loopback listener, anonymous clients,
+    persistence, the project's limits."""
+    config = BrokerConfig(
+        directory=persistence_dir, port=port, host=host, secured=False, run_as=run_as_user()
+    )
+    return mosquitto.render(config)[mosquitto.CONF_FILE]
 
 
 class PrivateMosquitto(_Service):
     """A Mosquitto broker owned by this process, persisting into ``state_dir``.
 
     ``stop()`` then ``start()`` restarts it on the same port with its persisted sessions and
-    queued messages, which is how the tests restart a broker under a running ingester.
+    queued messages, which is how the tests restart a broker under a running ingester. With
+    ``config`` (a :class:`~pogo.mosquitto.BrokerConfig` whose directory is ``state_dir``) it
+    writes that configuration (secured, TLS...) instead of the open one; with ``conf`` it
+    runs an existing ``mosquitto.conf`` as it is (one written by ``pogo broker config``,
+    whose listener is ``port``). :meth:`reload` sends SIGHUP (password and ACL files are
+    read again; clients no longer allowed are disconnected).
     """
 
-    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int | None = None,
+        config: BrokerConfig | None = None,
+        conf: Path | None = None,
+    ) -> None:
         self.state_dir = state_dir
-        self.port = port or free_port()
+        self.port = port or (config.port if config and config.port else None) or free_port()
+        self.config = config
+        self.conf = conf
         self.binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
@@ -300,15 +298,26 @@ class PrivateMosquitto(_Service):
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    def write_config(self) -> Path:
+        """Write this broker's configuration files; the ``mosquitto.conf`` to run."""
+        if self.conf is not None:
+            return self.conf
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.config is None:
+            conf = self.state_dir / mosquitto.CONF_FILE
+            conf.write_text(broker_config(self.port, self.state_dir), encoding="utf-8")
+            return conf
+        mosquitto.write(self.config)
+        return self.config.directory / mosquitto.CONF_FILE
+
     def start(self) -> None:
         if self.binary is None:
             raise EmbeddedServiceError(
                 "no mosquitto binary found; install Mosquitto 2 (Debian: apt-get install "
                 "mosquitto) or set POGO_MQTT_URL"
             )
+        conf = self.write_config()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.state_dir / "mosquitto.conf"
-        conf.write_text(broker_config(self.port, self.state_dir), encoding="utf-8")
         log = (self.state_dir / "mosquitto.log").open("ab")
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf)],
@@ -318,6 +327,16 @@ class PrivateMosquitto(_Service):
         )
         log.close()
         _wait_for_port(self.port, self.process, "the private Mosquitto", timeout=20)
+
+    def reload(self, config: BrokerConfig | None = None) -> None:
+        """Write ``config`` (when given, else nothing) and send SIGHUP: Mosquitto reads its
+        password and ACL files again without a restart."""
+        if config is not None:
+            self.config = config
+            self.write_config()
+        if self.process is None or self.process.poll() is not None:
+            raise EmbeddedServiceError("the private Mosquitto is not running")
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         # SIGTERM: Mosquitto writes its persistence file before it exits.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,6 +88,11 @@ class Settings(BaseModel):
     database_url: SecretStr | None = None
     mqtt_url: MqttUrl | None = None
     database_pool_size: int = Field(default=4, ge=1, le=100)
+    # TLS (mqtts://): the CA that signed the broker's certificate (unset: the system's CAs),
+    # and a client certificate and key where the broker asks for one.
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
 
     # Ingester.
     mqtt_client_id: str = Field(default="pogo-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -105,6 +111,10 @@ class Settings(BaseModel):
     ingest_max_future_s: float = Field(default=300.0, ge=0)
     ingest_max_age_days: float = Field(default=3.0, gt=0)
     ingest_metrics_port: int = Field(default=9108, ge=0, le=65535)
+    # Defence in depth behind the broker's ACLs: dead-letter (as `unregistered`) what comes
+    # from vehicles with no active device registry entry.
+    ingest_require_registered: bool = False
+    ingest_registry_refresh_s: float = Field(default=30.0, gt=0, le=3600)
 
     # Store. ``timescaledb``: auto uses it where usable (one warning says why not otherwise),
     # require refuses to run without it, off never creates it. The TimescaleDB path reads the
@@ -165,6 +175,41 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return MqttUrl.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _mqtt_tls(self) -> Settings:
+        files = {
+            "POGO_MQTT_CA_FILE": self.mqtt_ca_file,
+            "POGO_MQTT_CERT_FILE": self.mqtt_cert_file,
+            "POGO_MQTT_KEY_FILE": self.mqtt_key_file,
+        }
+        for name, path in files.items():
+            if path is not None and not path.is_file():
+                raise SettingsError(name, str(path), "a readable PEM file")
+        given = [name for name, path in files.items() if path is not None]
+        if given and (self.mqtt_url is None or not self.mqtt_url.tls):
+            raise SettingsError(given[0], str(files[given[0]]), "POGO_MQTT_URL with mqtts://")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            missing = "POGO_MQTT_KEY_FILE" if self.mqtt_key_file is None else "POGO_MQTT_CERT_FILE"
+            raise SettingsError(missing, None, "a value (client certificate and key go together)")
+        try:
+            context = ssl.create_default_context(
+                cafile=str(self.mqtt_ca_file) if self.mqtt_ca_file else None
+            )
+        except (ssl.SSLError, OSError) as exc:
+            raise SettingsError(
+                "POGO_MQTT_CA_FILE", str(self.mqtt_ca_file), f"a CA certificate in PEM ({exc})"
+            ) from None
+        if self.mqtt_cert_file is not None:
+            try:
+                context.load_cert_chain(str(self.mqtt_cert_file), str(self.mqtt_key_file))
+            except (ssl.SSLError, OSError) as exc:
+                raise SettingsError(
+                    "POGO_MQTT_CERT_FILE",
+                    str(self.mqtt_cert_file),
+                    f"a PEM certificate matching POGO_MQTT_KEY_FILE ({exc})",
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _timescale_windows(self) -> Settings:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,13 +56,23 @@ _KIND_TOPIC: dict[int, Kind] = {
 
 @dataclass(frozen=True)
 class MqttTarget:
-    """Where to publish: the broker, credentials and the topic root."""
+    """Where to publish: the broker, credentials and the topic root.
+
+    ``credentials`` maps a vehicle id to its own (username, password), as each device has
+    its own account on a secured broker; vehicles it does not name use ``username`` and
+    ``password``. With ``tls``, ``ca_file`` is the CA the broker's certificate is checked
+    against (None: the system's) and ``cert_file``/``key_file`` a client certificate.
+    """
 
     host: str = "127.0.0.1"
     port: int = 1883
     tls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    credentials: Mapping[str, tuple[str, str]] | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
     root: str = "pogo/v1"
     client_prefix: str = "pogo-sim"
     keepalive_s: int = 30
@@ -190,10 +200,17 @@ class Publisher:
         )
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)
-        if self.target.username:
+        own = (self.target.credentials or {}).get(vehicle)
+        if own is not None:
+            client.username_pw_set(*own)
+        elif self.target.username:
             client.username_pw_set(self.target.username, self.target.password)
         if self.target.tls:
-            client.tls_set()
+            client.tls_set(
+                ca_certs=self.target.ca_file,
+                certfile=self.target.cert_file,
+                keyfile=self.target.key_file,
+            )
         if self.announce:
             client.will_set(self._status_topic(index), b"offline", qos=1, retain=True)
         client.on_connect = self._on_connect(index)

@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.broker",
+    "tests.fixtures.secured_broker",
     "tests.fixtures.settings",
 ]

@@ -19,29 +19,23 @@ from prometheus_client import CollectorRegistry
 from city.config import ServiceConfig
 from city.server import BackgroundServer
 from ingest.metrics import IngestMetrics
-from pogo.embedded import BROKER_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _conf(path: Path) -> dict[str, str]:
-    settings = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition(" ")
-            settings[key] = value.strip()
-    return settings
-
-
-def test_shipped_broker_config_has_the_projects_limits() -> None:
-    """deploy/mosquitto/mosquitto.conf sets every limit the private brokers use, to the same value
-    (Mosquitto's defaults drop QoS 1 messages past 1,000 queued)."""
-    shipped = _conf(ROOT / "deploy" / "mosquitto" / "mosquitto.conf")
-    for key, value in BROKER_LIMITS.items():
-        assert shipped.get(key) == value, key
-    assert shipped["persistence"] == "true"
-    assert int(BROKER_LIMITS["max_queued_messages"]) >= 100_000
+def test_compose_runs_the_registrys_broker_config() -> None:
+    """The broker runs the files `pogo broker config` writes from the registry (the same
+    volume), after them, with a health check that requires anonymous clients be refused;
+    each ingester has its own account and client id, with the registry check on."""
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert '["broker", "config", "--out", "/mosquitto/config"' in compose
+    assert compose.count("- mosquitto-config:/mosquitto/config") == 2
+    assert "broker-config:\n        condition: service_completed_successfully" in compose
+    assert "[ $$? -eq 5 ]" in compose
+    for i in (1, 2):
+        assert f"mqtt://pogo-ingest-{i}:${{POGO_MQTT_INGEST_PASSWORD" in compose
+    assert compose.count('POGO_INGEST_REQUIRE_REGISTERED: "true"') == 2
+    assert "allow_anonymous" not in compose
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
@@ -51,6 +45,7 @@ def test_compose_file_is_valid() -> None:
     env = {
         **os.environ,
         "POGO_DB_PASSWORD": "x",
+        "POGO_MQTT_INGEST_PASSWORD": "w",
         "POGO_API_WRITE_TOKEN": "y",
         "GRAFANA_ADMIN_PASSWORD": "z",
     }
@@ -192,6 +187,7 @@ def test_compose_passes_any_password_apart_from_the_url_and_offers_a_simulator()
     env = {
         **os.environ,
         "POGO_DB_PASSWORD": password,
+        "POGO_MQTT_INGEST_PASSWORD": "w",
         "POGO_API_WRITE_TOKEN": "y",
         "GRAFANA_ADMIN_PASSWORD": "z",
     }

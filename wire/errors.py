@@ -50,6 +50,7 @@ class Reason(StrEnum):
     DB_REJECTED = "db_rejected"  # the database refused a row that passed validation
     INTERNAL_ERROR = "internal_error"  # the ingester failed on it in a way nobody foresaw (a bug)
     NOT_STORED = "not_stored"  # the database neither stored a point nor holds it already
+    UNREGISTERED = "unregistered"  # POGO_INGEST_REQUIRE_REGISTERED: no active registry entry
 
 
 class WireError(Exception):

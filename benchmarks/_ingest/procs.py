@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +73,41 @@ def _expect(process: subprocess.Popen[str], word: str) -> str:
     return line
 
 
+@dataclass(frozen=True)
+class Access:
+    """How a run's clients reach the broker. The default: ``env.broker`` (open, plain TCP),
+    one publisher connection per process. ``devices``: one connection per vehicle
+    (``_ingest/devices.py``), with ``publisher_args`` (credentials, CA); ``ingester_env(i)``
+    gives ingester ``i`` its settings (URL, CA, client id...); ``root`` and ``group`` fixed
+    for a broker whose ACLs name the tree and whose sessions outlive a run."""
+
+    port: int | None = None
+    devices: bool = False
+    publisher_args: tuple[str, ...] = ()
+    ingester_env: Callable[[int], dict[str, str]] | None = None
+    root: str | None = None
+    group: str | None = None
+
+
 class Publishers:
     """``parts`` publisher processes, each ready with its share of the messages."""
 
-    def __init__(self, env: Any, root: str, kind: str, points: int, start_ms: int, parts: int):
-        port = str(env.broker.port)
+    def __init__(
+        self,
+        env: Any,
+        root: str,
+        kind: str,
+        points: int,
+        start_ms: int,
+        parts: int,
+        access: Access | None = None,
+    ):
+        access = access or Access()
+        port = str(access.port or env.broker.port)
+        module = "benchmarks._ingest.devices" if access.devices else "benchmarks._ingest.publisher"
         self.processes = [
             _python(
-                "benchmarks._ingest.publisher",
+                module,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -95,6 +124,7 @@ class Publishers:
                 str(part),
                 "--parts",
                 str(parts),
+                *access.publisher_args,
             )
             for part in range(parts)
         ]
@@ -155,12 +185,19 @@ def _check_exact(dsn: str, expected: int) -> None:
 
 
 def run_ingest(
-    env: Any, kind: str, points: int, start_ms: int, publishers: int, ingesters: int
+    env: Any,
+    kind: str,
+    points: int,
+    start_ms: int,
+    publishers: int,
+    ingesters: int,
+    access: Access | None = None,
 ) -> dict[str, float]:
     """``pogo ingest`` processes on a shared subscription; points per second to commit."""
+    access = access or Access()
     dsn = env.database()
-    root = f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
-    group = f"bench{uuid.uuid4().hex[:6]}"
+    root = access.root or f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
+    group = access.group or f"bench{uuid.uuid4().hex[:6]}"
     logs = []
     procs = []
     for i in range(ingesters):
@@ -183,6 +220,7 @@ def run_ingest(
                         "POGO_INGEST_METRICS_PORT": "0",
                         "POGO_LOG_FORMAT": "json",
                         **({"POGO_MQTT_SHARED_GROUP": group} if ingesters > 1 else {}),
+                        **(access.ingester_env(i) if access.ingester_env else {}),
                     },
                 )
             )
@@ -192,7 +230,7 @@ def run_ingest(
             if time.time() > deadline:
                 raise RuntimeError("ingesters did not connect: " + logs[0].read_text())
             time.sleep(0.05)
-        pubs = Publishers(env, root, kind, points, start_ms, publishers)
+        pubs = Publishers(env, root, kind, points, start_ms, publishers, access)
         t0 = pubs.go()
         t1 = _wait_committed(logs, points)
         published, last_puback = pubs.finish()

@@ -1,11 +1,13 @@
 """``pogo demo``: the embedded default, everything on one machine with no configuration.
 
 A private PostgreSQL and Mosquitto (unless ``POGO_DATABASE_URL`` / ``POGO_MQTT_URL`` name
-services), the schema, then four parts in threads of this process: the simulated Benguerir
-fleet publishing over MQTT at a speed-up, the ingester, the trip builder in follow mode and
-the city service. The report's URL is printed; Ctrl-C (or SIGTERM) stops the publisher, lets
-the ingester flush and acknowledge, stops the trip builder and the service, then the private
-services, and exits 0.
+services), the schema, the simulated fleet registered as devices (the private broker is
+secured as ``pogo broker config`` secures one: every vehicle its own password and ACL, an
+ingester account, no anonymous clients, the ingester's registry check on), then four parts
+in threads of this process: the simulated Benguerir fleet publishing over MQTT at a
+speed-up, the ingester, the trip builder in follow mode and the city service. The report's
+URL is printed; Ctrl-C (or SIGTERM) stops the publisher, lets the ingester flush and
+acknowledge, stops the trip builder and the service, then the private services, and exits 0.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -26,22 +29,33 @@ from pydantic import SecretStr
 import emissions
 from city.server import BackgroundServer
 from fleet import build_trips, upgrade
+from fleet.devices import hash_password, new_password, provision
 from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
+from pogo.commands.broker import registry_config
 from pogo.commands.db import describe_upgrade
 from pogo.commands.ingest import ingest_config
 from pogo.commands.serve import service_config
 from pogo.commands.simulate import mqtt_target
 from pogo.commands.trips import trip_rules
-from pogo.embedded import PrivateMosquitto, PrivatePostgres, default_state_dir
+from pogo.embedded import (
+    PrivateMosquitto,
+    PrivatePostgres,
+    default_state_dir,
+    free_port,
+    run_as_user,
+)
 from pogo.errors import PogoError
+from pogo.mosquitto import Account
 from pogo.settings import MqttUrl, Settings
-from simulators import benguerir, simulate
+from simulators import ScenarioConfig, benguerir, simulate
 from simulators.publish import live_start, publish
 
 __all__ = ["demo"]
 
 log = structlog.get_logger("pogo.demo")
+
+_DEMO_INGESTER = "pogo-demo-ingest"
 
 
 def _stop_event() -> threading.Event:
@@ -82,6 +96,37 @@ class _Part:
         self.thread.join(timeout)
 
 
+def _secured_broker(
+    dsn: str, state_dir: Path, scenario: ScenarioConfig, topic_root: str
+) -> tuple[PrivateMosquitto, MqttUrl, dict[str, tuple[str, str]]]:
+    """The private broker, secured as ``pogo broker config`` secures one: the simulated fleet
+    registered as devices (new passwords, kept in memory only), an ingester account, the
+    password and ACL files from the registry. Returns the broker (not started), the
+    ingester's URL and each vehicle's (username, password)."""
+    with psycopg.connect(dsn) as conn:
+        devices = provision(conn, scenario.fleet, scenario.vehicle_ids)
+        ingester_password = new_password()
+        port = free_port()
+        config = registry_config(
+            conn,
+            directory=state_dir,
+            port=port,
+            host="127.0.0.1",
+            topic_root=topic_root,
+            ingesters=[Account(_DEMO_INGESTER, hash_password(ingester_password))],
+            run_as=run_as_user(),
+        )
+    broker = PrivateMosquitto(state_dir, port=port, config=config)
+    url = MqttUrl(
+        host="127.0.0.1",
+        port=port,
+        tls=False,
+        username=_DEMO_INGESTER,
+        password=SecretStr(ingester_password),
+    )
+    return broker, url, {v: (c.username, c.password) for v, c in devices.items()}
+
+
 def _trip_builder(
     settings: Settings, dsn: str, interval_s: float
 ) -> Callable[[threading.Event], None]:
@@ -100,11 +145,13 @@ def _trip_builder(
 
 
 def _publisher(
-    settings: Settings, vehicles: int, days: float, speedup: float
+    settings: Settings,
+    scenario: ScenarioConfig,
+    speedup: float,
+    credentials: dict[str, tuple[str, str]] | None,
 ) -> Callable[[threading.Event], None]:
-    start = live_start(datetime.now(UTC), days, speedup)
-    sim = simulate(benguerir(seed=1, days=days, vehicles=vehicles, start=start))
-    target = mqtt_target(settings, client_prefix="pogo-demo-sim")
+    sim = simulate(scenario)
+    target = mqtt_target(settings, client_prefix="pogo-demo-sim", credentials=credentials)
 
     def run(stop: threading.Event) -> None:
         publish(sim, target, mode="json", speedup=speedup, stop=stop)
@@ -156,6 +203,11 @@ def demo(
     stop = _stop_event()
     state_dir = settings.state_dir or default_state_dir()
     failed: list[str] = []
+    scenario = benguerir(
+        seed=1, days=days, vehicles=vehicles, start=live_start(datetime.now(UTC), days, speedup)
+    )
+    credentials = None
+    require_registered = settings.ingest_require_registered
     with contextlib.ExitStack() as stack:
         if settings.database_url is None:
             postgres = stack.enter_context(PrivatePostgres(state_dir / "postgres"))
@@ -164,13 +216,6 @@ def demo(
         else:
             dsn = settings.dsn
             click.echo("database: POGO_DATABASE_URL")
-        if settings.mqtt_url is None:
-            broker = stack.enter_context(PrivateMosquitto(state_dir / "mosquitto"))
-            mqtt = MqttUrl.parse(broker.url)
-            click.echo(f"broker: private Mosquitto at {mqtt.url()} (data in {broker.state_dir})")
-        else:
-            mqtt = settings.mqtt
-            click.echo(f"broker: {mqtt.url()}")
         report = upgrade(dsn, store_options(settings))
         click.echo(
             f"schema: version {report.current_version}"
@@ -178,10 +223,25 @@ def demo(
         )
         for line in describe_upgrade(report)[1:]:  # policy changes, why not TimescaleDB
             click.echo(line)
+        if settings.mqtt_url is None:
+            broker, mqtt, credentials = _secured_broker(
+                dsn, state_dir / "mosquitto", scenario, settings.mqtt_topic_root
+            )
+            stack.enter_context(broker)
+            require_registered = True
+            click.echo(
+                f"broker: private Mosquitto at {broker.url} (data in {broker.state_dir}); "
+                f"{len(credentials)} simulated devices registered, each with its own password "
+                f"and ACL; anonymous clients refused"
+            )
+        else:
+            mqtt = settings.mqtt
+            click.echo(f"broker: {mqtt.url()}")
         local = settings.model_copy(
             update={
                 "database_url": SecretStr(dsn),
                 "mqtt_url": mqtt,
+                "ingest_require_registered": require_registered,
                 "ingest_metrics_port": 0
                 if "ingest_metrics_port" not in settings.model_fields_set
                 else settings.ingest_metrics_port,
@@ -199,7 +259,7 @@ def demo(
         parts = [
             _Part("ingester", ingester.run),
             _Part("trip builder", _trip_builder(local, dsn, trips_interval)),
-            _Part("fleet simulator", _publisher(local, vehicles, days, speedup)),
+            _Part("fleet simulator", _publisher(local, scenario, speedup, credentials)),
         ]
         for part in parts:
             part.start()

@@ -27,7 +27,10 @@ def ingest_config(settings: Settings) -> IngestConfig:
         mqtt_tls=mqtt.tls,
         mqtt_username=mqtt.username,
         mqtt_password=mqtt.password.get_secret_value() if mqtt.password else None,
-        client_id=settings.mqtt_client_id,
+        mqtt_ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+        mqtt_cert_file=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
+        mqtt_key_file=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
+        client_id=_client_id(settings),
         shared_group=settings.mqtt_shared_group,
         session_expiry_s=settings.mqtt_session_expiry_s,
         topic_root=settings.mqtt_topic_root,
@@ -41,7 +44,19 @@ def ingest_config(settings: Settings) -> IngestConfig:
         pool_size=settings.database_pool_size,
         committers=min(2, settings.database_pool_size),
         metrics_port=settings.ingest_metrics_port,
+        require_registered=settings.ingest_require_registered,
+        registry_refresh_s=settings.ingest_registry_refresh_s,
     )
+
+
+def _client_id(settings: Settings) -> str:
+    """POGO_MQTT_CLIENT_ID when set; otherwise the broker account's username when there is
+    one (a broker configured by ``pogo broker config`` uses the username as the client id
+    anyway), else the default ``pogo-ingest``."""
+    username = settings.mqtt.username
+    if "mqtt_client_id" in settings.model_fields_set or not username:
+        return settings.mqtt_client_id
+    return username
 
 
 @click.command()

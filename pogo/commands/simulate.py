@@ -12,8 +12,10 @@ points from the future); see ``simulators.publish.live_start``.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -38,8 +40,13 @@ OUTPUTS = ("mqtt-json", "mqtt-batch", "mqtt-binary", "load", "backfill", "none")
 _MODES: dict[str, Mode] = {"mqtt-json": "json", "mqtt-batch": "batch", "mqtt-binary": "binary"}
 
 
-def mqtt_target(settings: Settings, client_prefix: str = "pogo-sim") -> MqttTarget:
-    """Where the simulator publishes, from the settings (broker URL and topic root)."""
+def mqtt_target(
+    settings: Settings,
+    client_prefix: str = "pogo-sim",
+    credentials: Mapping[str, tuple[str, str]] | None = None,
+) -> MqttTarget:
+    """Where the simulator publishes, from the settings (broker URL, TLS files, topic root);
+    ``credentials``: each vehicle's own (username, password)."""
     settings.require("mqtt_url")
     url = settings.mqtt
     return MqttTarget(
@@ -48,9 +55,38 @@ def mqtt_target(settings: Settings, client_prefix: str = "pogo-sim") -> MqttTarg
         tls=url.tls,
         username=url.username,
         password=url.password.get_secret_value() if url.password else None,
+        credentials=credentials,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+        cert_file=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
+        key_file=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
         root=settings.mqtt_topic_root,
         client_prefix=client_prefix,
     )
+
+
+def read_credentials(path: Path, fleet: str) -> dict[str, tuple[str, str]]:
+    """Vehicle -> (username, password) from a file of ``pogo devices add --json`` lines
+    (usernames ``{fleet}/{vehicle}``; other fleets' lines are skipped)."""
+    credentials = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise PogoError(f"--credentials {path}: cannot read it ({exc})") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            username, password = str(record["username"]), str(record["password"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PogoError(
+                f"--credentials {path}, line {number}: expected a JSON object with username "
+                f"and password, as `pogo devices add --json` prints ({type(exc).__name__})"
+            ) from None
+        owner, _, vehicle = username.partition("/")
+        if owner == fleet and vehicle:
+            credentials[vehicle] = (username, password)
+    return credentials
 
 
 @click.command("simulate")
@@ -145,6 +181,13 @@ def mqtt_target(settings: Settings, client_prefix: str = "pogo-sim") -> MqttTarg
     is_flag=True,
     help="Print the simulated figures against the city's reported ones.",
 )
+@click.option(
+    "--credentials",
+    "credentials_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Each vehicle's own MQTT account: a file of `pogo devices add --json` lines.",
+)
 @pass_settings
 def simulate(
     settings: Settings,
@@ -169,6 +212,7 @@ def simulate(
     batch_seconds: float,
     truth_path: Path | None,
     calibration: bool,
+    credentials_path: Path | None,
 ) -> None:
     """Run the fleet simulator."""
     try:
@@ -184,6 +228,7 @@ def simulate(
                 "coverage_gap_per_day": coverage_gap_per_day,
             },
             processes, _MODES["mqtt-" + load_encoding], batch_seconds, truth_path, calibration,
+            credentials_path,
         )  # fmt: skip
     except SimulatorError as exc:
         raise PogoError(f"pogo simulate: {exc}") from exc
@@ -205,6 +250,7 @@ def _run(
     batch_seconds: float,
     truth_path: Path | None,
     calibration: bool,
+    credentials_path: Path | None = None,
 ) -> None:
     rates = FaultRates() if faults else FaultRates.none()
     rates = FaultRates(
@@ -247,9 +293,10 @@ def _run(
             f"{result.seconds:.1f} s ({result.points_per_second:,.0f} points/s)"
         )
     elif output in _MODES:
+        credentials = read_credentials(credentials_path, config.fleet) if credentials_path else None
         published = publish(
             sim,
-            mqtt_target(settings),
+            mqtt_target(settings, credentials=credentials),
             mode=_MODES[output],
             speedup=speedup,
             batch_s=batch_seconds,

@@ -27,7 +27,7 @@ def test_help_lists_every_sub_command() -> None:
     """`pogo --help` lists the sub-commands of DESIGN.md."""
     result = run_pogo("--help")
     assert result.returncode == 0
-    for sub in ("db", "ingest", "trips", "serve", "simulate", "demo"):
+    for sub in ("db", "ingest", "trips", "serve", "simulate", "demo", "devices", "broker"):
         assert f"  {sub} " in result.stdout
 
 

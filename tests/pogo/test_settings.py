@@ -171,3 +171,24 @@ def test_trip_rules_from_environment_as_json() -> None:
     assert settings.trips_rules == {"min_parking_s": 300.0}
     with pytest.raises(SettingsError, match=r"^POGO_TRIPS_RULES is .*a JSON object"):
         load_settings(environ={"POGO_TRIPS_RULES": "min_parking_s=300"})
+
+
+def test_tls_files_are_checked_before_anything_connects(tmp_path: Path) -> None:
+    """POGO_MQTT_CA_FILE and the client certificate: a missing or unreadable file, one
+    without mqtts://, a certificate without its key, or a file that is not PEM each stop
+    start-up naming the setting."""
+    pem = tmp_path / "not-a-ca.pem"
+    pem.write_text("not a certificate\n")
+    base = {"POGO_MQTT_URL": "mqtts://u:p@broker:8883"}
+    cases = [
+        ({"POGO_MQTT_CA_FILE": str(tmp_path / "missing.pem")}, "POGO_MQTT_CA_FILE"),
+        ({"POGO_MQTT_CA_FILE": str(pem)}, "POGO_MQTT_CA_FILE"),
+        ({"POGO_MQTT_CERT_FILE": str(pem)}, "POGO_MQTT_KEY_FILE"),
+        ({"POGO_MQTT_CA_FILE": str(pem), "POGO_MQTT_URL": "mqtt://u:p@broker:1883"},
+         "POGO_MQTT_CA_FILE"),
+    ]  # fmt: skip
+    for env, name in cases:
+        with pytest.raises(SettingsError) as caught:
+            load_settings(environ={**base, **env})
+        assert str(caught.value).startswith(name), caught.value
+        assert ":p@" not in str(caught.value)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import psycopg
 
 from pogo.embedded import PrivateMosquitto
 from simulators import read_truth
+from tests.fixtures.secured_broker import SecuredBroker, run_pogo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,3 +85,28 @@ def test_load_mode_prints_exact_counts(private_broker: PrivateMosquitto) -> None
     assert line.startswith("load: ") and "from 2 processes" in line
     acked, sent = line.split(" acknowledged")[0].rsplit(" ", 1)[1].split("/")
     assert acked == sent
+
+
+def test_devices_publish_with_their_own_accounts(secured_broker: SecuredBroker) -> None:
+    """`pogo simulate --credentials FILE` (lines of `pogo devices add --json`): every unit
+    connects with its own account to a broker that refuses anonymous clients, and what it
+    publishes is acknowledged; a malformed credentials file stops it in one line."""
+    lines = []
+    for vehicle in ("pogo-001", "pogo-002"):
+        added = run_pogo("devices", "add", "pogo", vehicle, "--json", env=secured_broker.env())
+        assert added.returncode == 0, added.stderr
+        lines.append(added.stdout.strip())
+    secured_broker.apply()
+    path = secured_broker.directory.parent / "credentials.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    env = {"POGO_MQTT_URL": secured_broker.url(None, None), "POGO_MQTT_TOPIC_ROOT": "pogo/v1"}
+    args = ["--vehicles", "2", "--days", "0.02", "--output", "mqtt-json", "--no-faults"]
+    result = pogo(*args, "--credentials", str(path), env=env)
+    assert result.returncode == 0, result.stderr
+    published = re.search(r"(\d[\d,]*)/(\d[\d,]*) acknowledged", result.stdout)
+    assert published and published.group(1) == published.group(2), result.stdout
+    refused = pogo(*args, env=env)  # no credentials: the broker refuses every unit
+    assert refused.returncode != 0 and "refused" in refused.stderr
+    path.write_text("not json\n")
+    bad = pogo(*args, "--credentials", str(path), env=env)
+    assert bad.returncode == 2 and "line 1" in bad.stderr and "Traceback" not in bad.stderr
