@@ -100,7 +100,7 @@ def test_devices_publish_with_their_own_accounts(secured_broker: SecuredBroker) 
     path = secured_broker.directory.parent / "credentials.jsonl"
     path.write_text("\n".join(lines) + "\n")
     env = {"POGO_MQTT_URL": secured_broker.url(None, None), "POGO_MQTT_TOPIC_ROOT": "pogo/v1"}
-    args = ["--vehicles", "2", "--days", "0.02", "--output", "mqtt-json", "--no-faults"]
+    args = ["--vehicles", "2", "--days", "0.5", "--output", "mqtt-json", "--no-faults"]
     result = pogo(*args, "--credentials", str(path), env=env)
     assert result.returncode == 0, result.stderr
     published = re.search(r"(\d[\d,]*)/(\d[\d,]*) acknowledged", result.stdout)
