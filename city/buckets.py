@@ -1,4 +1,4 @@
-"""UTC buckets of time: the one definition of a day, week (from Monday), month and year.
+"""UTC buckets of time: the one definition of an hour, day, week (from Monday), month and year.
 
 Every figure per bucket (time series, emissions groups, the report's charts), the count of
 buckets a window may hold and the default window of whole days use these functions, so a
@@ -12,7 +12,7 @@ from typing import Literal
 
 __all__ = ["Unit", "bucket_count", "bucket_edges", "bucket_start", "next_bucket"]
 
-Unit = Literal["day", "week", "month", "year"]
+Unit = Literal["hour", "day", "week", "month", "year"]
 
 
 def bucket_start(when: datetime, unit: Unit) -> datetime:
@@ -23,7 +23,10 @@ def bucket_start(when: datetime, unit: Unit) -> datetime:
     >>> bucket_start(datetime(2025, 3, 5, 18, 30, tzinfo=UTC), "week")  # a Wednesday
     datetime.datetime(2025, 3, 3, 0, 0, tzinfo=datetime.timezone.utc)
     """
-    day = when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    hour = when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if unit == "hour":
+        return hour
+    day = hour.replace(hour=0)
     if unit == "day":
         return day
     if unit == "week":
@@ -35,6 +38,8 @@ def bucket_start(when: datetime, unit: Unit) -> datetime:
 
 def next_bucket(start: datetime, unit: Unit) -> datetime:
     """The start of the bucket after the one starting at ``start``."""
+    if unit == "hour":
+        return start + timedelta(hours=1)
     if unit == "day":
         return start + timedelta(days=1)
     if unit == "week":
@@ -72,8 +77,10 @@ def bucket_count(start: datetime, end: datetime, unit: Unit) -> int:
     2
     """
     first = bucket_start(start, unit)
-    if unit in ("day", "week"):
-        width = timedelta(days=1 if unit == "day" else 7)
+    if unit in ("hour", "day", "week"):
+        width = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}[
+            unit
+        ]
         return max(-(-(end - first) // width), 1)
     last = bucket_start(end - timedelta(microseconds=1), unit)
     if unit == "month":

@@ -31,7 +31,7 @@ __all__ = [
     "window",
 ]
 
-Bucket = Literal["day", "week", "month"]
+Bucket = Literal["hour", "day", "week", "month"]
 GroupBy = Literal["day", "month", "year"]
 
 _RFC3339 = re.compile(

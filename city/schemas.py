@@ -91,7 +91,7 @@ class TimeseriesPoint(Figures):
 
 class Timeseries(BaseModel):
     window: Window
-    bucket: Literal["day", "week", "month"]
+    bucket: Literal["hour", "day", "week", "month"]
     points: list[TimeseriesPoint]
 
 

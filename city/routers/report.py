@@ -31,9 +31,10 @@ templates.env.filters["mass"] = mass
 FromQ = Annotated[str | None, Query(alias="from", description="RFC 3339; default: all trips.")]
 ToQ = Annotated[str | None, Query(description="RFC 3339; default: all trips.")]
 BucketQ = Annotated[
-    Literal["day", "week", "month"] | None, Query(description="Default: from the window's length.")
+    Literal["hour", "day", "week", "month"] | None,
+    Query(description="Default: from the window's length."),
 ]
-_LABELS = {"day": "%d %b", "week": "%d %b %y", "month": "%b %Y"}
+_LABELS = {"hour": "%d %b %H:00", "day": "%d %b", "week": "%d %b %y", "month": "%b %Y"}
 _CSV_COLUMNS = (
     "bucket_start",
     "bucket_end",
@@ -49,6 +50,10 @@ _CSV_COLUMNS = (
 
 
 def _auto_bucket(win: Window) -> Unit:
+    """Hours for a window of up to two days (a demo's first day is 24 bars, not one), then
+    days, weeks and months."""
+    if win.days <= 2:
+        return "hour"
     if win.days <= 92:
         return "day"
     return "week" if win.days <= 800 else "month"

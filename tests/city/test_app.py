@@ -51,7 +51,7 @@ def test_openapi_document_describes_every_endpoint(client: httpx.Client) -> None
     assert names["from"]["schema"]["format"] == "date-time"
     series = document["paths"]["/api/v1/mobility/timeseries"]["get"]
     bucket = next(p for p in series["parameters"] if p["name"] == "bucket")
-    assert bucket["schema"]["enum"] == ["day", "week", "month"]
+    assert bucket["schema"]["enum"] == ["hour", "day", "week", "month"]
     assert "HTTPBearer" in document["components"]["securitySchemes"]
 
 

@@ -122,8 +122,8 @@ def test_summary_refuses_bad_windows_naming_the_parameter(
 
 
 def test_timeseries_refuses_an_unknown_bucket(client: httpx.Client) -> None:
-    """bucket=hour is not a bucket: 422 naming `bucket`."""
-    response = client.get("/api/v1/mobility/timeseries", params={**WINDOW, "bucket": "hour"})
+    """bucket=minute is not a bucket: 422 naming `bucket`."""
+    response = client.get("/api/v1/mobility/timeseries", params={**WINDOW, "bucket": "minute"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "bucket"]
 
@@ -141,3 +141,27 @@ def test_timeseries_refuses_too_many_buckets(make_client: object) -> None:
     ok = client.get("/api/v1/mobility/timeseries", params={**params, "bucket": "month"})
     assert ok.status_code == 200
     assert len(ok.json()["points"]) == 120
+
+
+def test_timeseries_by_hour_covers_a_day_in_24_buckets(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """A short window by hour: 24 UTC hours, each trip in the hour it starts, empty hours
+    included, the same totals as the summary."""
+    v = vehicle(db)
+    trip(db, v, t("2025-03-01T07:10"), km=2.0, rider="a")
+    trip(db, v, t("2025-03-01T07:50"), km=3.0, rider="b")
+    trip(db, v, t("2025-03-01T18:05"), km=4.0, rider="a")
+    day = {"from": "2025-03-01T00:00:00Z", "to": "2025-03-02T00:00:00Z"}
+    response = client.get("/api/v1/mobility/timeseries", params={**day, "bucket": "hour"})
+    assert response.status_code == 200, response.text
+    buckets = response.json()["points"]
+    assert len(buckets) == 24
+    by_hour = {b["bucket_start"][11:13]: b for b in buckets}
+    assert by_hour["07"]["trips"] == 2
+    assert by_hour["07"]["distance_km"] == pytest.approx(5.0)
+    assert by_hour["07"]["riders"] == 2
+    assert by_hour["18"]["trips"] == 1
+    assert sum(b["trips"] for b in buckets) == 3
+    summary = client.get("/api/v1/mobility/summary", params=day).json()["figures"]
+    assert sum(b["distance_km"] for b in buckets) == pytest.approx(summary["distance_km"])
