@@ -16,9 +16,11 @@ import json
 import signal
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -26,7 +28,7 @@ from pogo.backfill import backfill
 from pogo.commands._context import pass_settings
 from pogo.errors import PogoError
 from pogo.settings import Settings
-from simulators import FaultRates, SimulatorError, benguerir, write_truth
+from simulators import FaultRates, ScenarioConfig, SimulatorError, benguerir, write_truth
 from simulators import simulate as run_simulation
 from simulators.calibration import calibration as calibration_of
 from simulators.calibration import format_calibration
@@ -34,7 +36,7 @@ from simulators.load import load
 from simulators.publish import MqttTarget, live_start, publish
 from simulators.wire import Mode
 
-__all__ = ["simulate"]
+__all__ = ["SimulateRun", "simulate"]
 
 OUTPUTS = ("mqtt-json", "mqtt-batch", "mqtt-binary", "load", "backfill", "none")
 _MODES: dict[str, Mode] = {"mqtt-json": "json", "mqtt-batch": "batch", "mqtt-binary": "binary"}
@@ -87,6 +89,75 @@ def read_credentials(path: Path, fleet: str) -> dict[str, tuple[str, str]]:
         if owner == fleet and vehicle:
             credentials[vehicle] = (username, password)
     return credentials
+
+
+@dataclass(frozen=True)
+class SimulateRun:
+    """One ``pogo simulate`` run, as its options give it (see the options' help)."""
+
+    scenario: str
+    seed: int
+    vehicles: int
+    days: float | None
+    start: datetime | None
+    speedup: float | None
+    output: str
+    ride_events: bool
+    faults: bool
+    fault_overrides: Mapping[str, float | None]  # FaultRates field -> rate, None: the default
+    processes: int
+    load_encoding: Mode
+    batch_seconds: float
+    truth_path: Path | None
+    calibration: bool
+    credentials_path: Path | None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> SimulateRun:
+        """From the command's options (the fault-rate options gathered by FaultRates field)."""
+        given = dict(options)
+        overrides = {field: given.pop(option) for option, field in _FAULT_OPTIONS.items()}
+        given["load_encoding"] = _MODES["mqtt-" + given["load_encoding"]]
+        return cls(fault_overrides=overrides, **given)
+
+    @property
+    def historical(self) -> bool:
+        """A window of history (backfill, or planning only) rather than a live one."""
+        return self.output in ("backfill", "none")
+
+    def fault_rates(self) -> FaultRates:
+        """The default rates (or none, with ``--no-faults``) with the rates given replacing."""
+        rates = FaultRates() if self.faults else FaultRates.none()
+        given = {k: v for k, v in self.fault_overrides.items() if v is not None}
+        return FaultRates(**{**rates.__dict__, **given})
+
+    def scenario_config(self, now: datetime) -> ScenarioConfig:
+        """The scenario to simulate; a live window ends at ``now`` (see ``live_start``)."""
+        days = self.days if self.days is not None else (730.0 if self.historical else 1.0)
+        if self.historical:
+            default = datetime(2024, 1, 1, tzinfo=UTC)
+            begin = self.start.replace(tzinfo=UTC) if self.start else default
+        else:
+            begin = live_start(now, days, self.speedup)
+        return benguerir(
+            seed=self.seed,
+            days=days,
+            vehicles=self.vehicles,
+            start=begin,
+            ride_events=self.ride_events,
+            faults=self.fault_rates(),
+        )
+
+
+_FAULT_OPTIONS = {
+    "duplicate_rate": "duplicate",
+    "out_of_order_rate": "out_of_order",
+    "malformed_rate": "malformed",
+    "multipath_rate": "multipath",
+    "clock_skew_per_day": "clock_skew_per_day",
+    "offline_buffer_per_day": "offline_buffer_per_day",
+    "coverage_gap_per_day": "coverage_gap_per_day",
+}
 
 
 @click.command("simulate")
@@ -189,82 +260,16 @@ def read_credentials(path: Path, fleet: str) -> dict[str, tuple[str, str]]:
     help="Each vehicle's own MQTT account: a file of `pogo devices add --json` lines.",
 )
 @pass_settings
-def simulate(
-    settings: Settings,
-    scenario: str,
-    seed: int,
-    vehicles: int,
-    days: float | None,
-    start: datetime | None,
-    speedup: float | None,
-    output: str,
-    ride_events: bool,
-    faults: bool,
-    duplicate_rate: float | None,
-    out_of_order_rate: float | None,
-    malformed_rate: float | None,
-    multipath_rate: float | None,
-    clock_skew_per_day: float | None,
-    offline_buffer_per_day: float | None,
-    coverage_gap_per_day: float | None,
-    processes: int,
-    load_encoding: str,
-    batch_seconds: float,
-    truth_path: Path | None,
-    calibration: bool,
-    credentials_path: Path | None,
-) -> None:
+def simulate(settings: Settings, /, **options: Any) -> None:
     """Run the fleet simulator."""
     try:
-        _run(
-            settings, seed, vehicles, days, start, speedup, output, ride_events, faults,
-            {
-                "duplicate": duplicate_rate,
-                "out_of_order": out_of_order_rate,
-                "malformed": malformed_rate,
-                "multipath": multipath_rate,
-                "clock_skew_per_day": clock_skew_per_day,
-                "offline_buffer_per_day": offline_buffer_per_day,
-                "coverage_gap_per_day": coverage_gap_per_day,
-            },
-            processes, _MODES["mqtt-" + load_encoding], batch_seconds, truth_path, calibration,
-            credentials_path,
-        )  # fmt: skip
+        _run(settings, SimulateRun.from_options(options))
     except SimulatorError as exc:
         raise PogoError(f"pogo simulate: {exc}") from exc
 
 
-def _run(
-    settings: Settings,
-    seed: int,
-    vehicles: int,
-    days: float | None,
-    start: datetime | None,
-    speedup: float | None,
-    output: str,
-    ride_events: bool,
-    faults: bool,
-    overrides: dict[str, float | None],
-    processes: int,
-    load_encoding: Mode,
-    batch_seconds: float,
-    truth_path: Path | None,
-    calibration: bool,
-    credentials_path: Path | None = None,
-) -> None:
-    rates = FaultRates() if faults else FaultRates.none()
-    rates = FaultRates(
-        **{**rates.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
-    )
-    historical = output in ("backfill", "none")
-    days = days if days is not None else (730.0 if historical else 1.0)
-    if historical:
-        begin = start.replace(tzinfo=UTC) if start else datetime(2024, 1, 1, tzinfo=UTC)
-    else:
-        begin = live_start(datetime.now(UTC), days, speedup)
-    config = benguerir(
-        seed=seed, days=days, vehicles=vehicles, start=begin, ride_events=ride_events, faults=rates
-    )
+def _run(settings: Settings, run: SimulateRun) -> None:
+    config = run.scenario_config(datetime.now(UTC))
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -272,9 +277,13 @@ def _run(
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    if output == "load":
+    if run.output == "load":
         counts = load(
-            config, mqtt_target(settings), load_encoding, processes=processes, batch_s=batch_seconds
+            config,
+            mqtt_target(settings),
+            run.load_encoding,
+            processes=run.processes,
+            batch_s=run.batch_seconds,
         )
         click.echo(
             f"load: {counts.points:,} points in {counts.telemetry_messages:,} messages "
@@ -284,7 +293,7 @@ def _run(
         )
         return
     sim = run_simulation(config)
-    if output == "backfill":
+    if run.output == "backfill":
         settings.require("database_url")
         result = backfill(settings.dsn, sim)
         click.echo(
@@ -292,14 +301,15 @@ def _run(
             f"skipped), {result.events_inserted:,} events, {result.vehicles} vehicles in "
             f"{result.seconds:.1f} s ({result.points_per_second:,.0f} points/s)"
         )
-    elif output in _MODES:
-        credentials = read_credentials(credentials_path, config.fleet) if credentials_path else None
+    elif run.output in _MODES:
+        path = run.credentials_path
+        credentials = read_credentials(path, config.fleet) if path else None
         published = publish(
             sim,
             mqtt_target(settings, credentials=credentials),
-            mode=_MODES[output],
-            speedup=speedup,
-            batch_s=batch_seconds,
+            mode=_MODES[run.output],
+            speedup=run.speedup,
+            batch_s=run.batch_seconds,
             stop=stop,
         )
         click.echo(
@@ -308,8 +318,8 @@ def _run(
             f"{published.status:,} status; {published.acked:,}/{published.messages:,} "
             f"acknowledged in {published.seconds:.1f} s"
         )
-    if truth_path is not None:
-        write_truth(sim, truth_path)
-        click.echo(f"ground truth: {sim.truth.size:,} rides written to {truth_path}")
-    if calibration:
+    if run.truth_path is not None:
+        write_truth(sim, run.truth_path)
+        click.echo(f"ground truth: {sim.truth.size:,} rides written to {run.truth_path}")
+    if run.calibration:
         click.echo(format_calibration(calibration_of(sim), config.days))

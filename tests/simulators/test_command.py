@@ -9,12 +9,14 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
+from pogo.commands.simulate import SimulateRun, simulate
 from pogo.embedded import PrivateMosquitto
-from simulators import read_truth
+from simulators import FaultRates, read_truth
 from tests.fixtures.secured_broker import SecuredBroker, run_pogo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,3 +112,16 @@ def test_devices_publish_with_their_own_accounts(secured_broker: SecuredBroker) 
     path.write_text("not json\n")
     bad = pogo(*args, "--credentials", str(path), env=env)
     assert bad.returncode == 2 and "line 1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_options_make_one_run_with_fault_rates_by_field() -> None:
+    """The command's options become one SimulateRun: a given rate replaces its default, the
+    others keep theirs (none with --no-faults); history defaults to 730 days from 2024-01-01."""
+    defaults = {p.name: p.default for p in simulate.params if p.name}
+    run = SimulateRun.from_options({**defaults, "output": "backfill", "malformed_rate": 0.1})
+    assert run.load_encoding == "binary" and run.historical
+    assert run.fault_rates() == FaultRates(malformed=0.1)
+    config = run.scenario_config(datetime(2026, 12, 1, tzinfo=UTC))
+    assert (config.days, config.start) == (730.0, datetime(2024, 1, 1, tzinfo=UTC))
+    quiet = SimulateRun.from_options({**defaults, "faults": False, "duplicate_rate": 0.2})
+    assert quiet.fault_rates() == FaultRates(**{**FaultRates.none().__dict__, "duplicate": 0.2})
