@@ -38,9 +38,8 @@ import pytest
 from psycopg import sql
 
 from benchmarks._ingest import procs, workload
+from fleet import stage_points, upgrade
 from fleet.devices import hash_password, new_password, provision
-from fleet.store import upgrade
-from fleet.telemetry import stage_points
 from pogo.commands.broker import registry_config
 from pogo.embedded import PrivateMosquitto, free_port, run_as_user
 from pogo.mosquitto import Account, TlsListener

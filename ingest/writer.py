@@ -23,7 +23,7 @@ import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from fleet.telemetry import (
+from fleet import (
     AlreadyStored,
     Events,
     create_staging,

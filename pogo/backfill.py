@@ -15,8 +15,14 @@ from dataclasses import dataclass
 
 import psycopg
 
-from fleet.errors import TelemetryWriteError
-from fleet.telemetry import Events, HistoryChunk, HistoryReport, Vehicles, write_history
+from fleet import (
+    Events,
+    HistoryChunk,
+    HistoryReport,
+    TelemetryWriteError,
+    Vehicles,
+    write_history,
+)
 from pogo.errors import BackfillError
 from simulators import Simulation
 from simulators.backfill import received

@@ -12,11 +12,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from fleet.errors import TelemetryWriteError
-from fleet.telemetry import (
+from fleet import (
     AlreadyStored,
     Events,
     HistoryChunk,
+    TelemetryWriteError,
     Vehicles,
     create_staging,
     register_vehicles,
