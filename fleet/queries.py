@@ -264,8 +264,12 @@ def all_arrivals(conn: Conn) -> list[tuple[int, int, int | None, int]]:
         FROM (SELECT vehicle_key, min(ts) AS min_ts, max(received_at) AS max_rx, count(*) AS n
               FROM telemetry GROUP BY vehicle_key
               UNION ALL
-              SELECT vehicle_key, min(ts), NULL, 0 FROM vehicle_events GROUP BY vehicle_key) x
+              SELECT vehicle_key, min(ts), NULL, 0 FROM vehicle_events GROUP BY vehicle_key
+              UNION ALL  -- imports consumed by the rebuild: the watermark passes them
+              SELECT vehicle_key, NULL, max(imported_at), 0 FROM telemetry_imports
+              GROUP BY vehicle_key) x
         GROUP BY vehicle_key
+        HAVING min(min_ts) IS NOT NULL
         ORDER BY vehicle_key
         """
     ).fetchall()

@@ -112,3 +112,10 @@ def test_a_backfill_reaches_the_next_build(db_url: str, db: Any) -> None:
     incremental = stored_trips(db)
     assert len(incremental) == 5
     assert incremental == one_build_over_everything(db_url, db)
+    build_trips(db_url, RULES, PROFILE, now=at(60_200), rebuild=True)
+    assert stored_trips(db) == incremental
+    passed = db.execute(  # the rebuild's watermark passed the import (kept to the ms)
+        "SELECT bool_and(w.received_until >= date_trunc('milliseconds', i.imported_at))"
+        " FROM telemetry_imports i JOIN trip_watermarks w USING (vehicle_key)"
+    ).fetchone()
+    assert passed == (True,)
