@@ -1,16 +1,17 @@
 """A vectorised parser for the one timestamp shape most units send:
 ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (24 ASCII characters, DESIGN.md's example). Anything else goes
-to the general parser (:func:`parse_ts_ms`, ``datetime.fromisoformat``), point by point."""
+to the strict general parser (:func:`parse_ts_ms`, RFC 3339 only), point by point."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
 
-__all__ = ["parse_fixed", "parse_ts_ms"]
+__all__ = ["parse_fixed", "parse_rfc3339_ms", "parse_ts_ms"]
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS: Final = dt.timedelta(milliseconds=1)
@@ -70,11 +71,26 @@ def parse_ts_ms(value: object) -> int | None:
     if type(value) is int:
         return value if _INT64_MIN <= value <= _INT64_MAX else None
     if type(value) is str:
-        try:
-            when = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            return None
-        return (when - _EPOCH) // _ONE_MS
+        return parse_rfc3339_ms(value)
     return None
+
+
+# RFC 3339 section 5.6: full-date "T" full-time, with seconds and an offset. "T" and "Z" may be
+# lower case (section 5.6, NOTE); a space may stand for "T" (same note). ASCII digits only:
+# ``datetime.fromisoformat`` alone would also take ISO 8601 week dates, the basic format,
+# times without seconds, offsets without a colon and trailing garbage such as NUL.
+_RFC3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def parse_rfc3339_ms(text: str) -> int | None:
+    """Epoch milliseconds of an RFC 3339 date-time with an offset, or None for anything else
+    (including impossible dates and leap seconds, which ``datetime`` cannot hold)."""
+    if _RFC3339.fullmatch(text) is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.upper())
+    except ValueError:
+        return None
+    return (when - _EPOCH) // _ONE_MS

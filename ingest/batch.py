@@ -80,11 +80,17 @@ def _utc(epoch_s: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch_s, dt.UTC)
 
 
-def _element_bytes(element: Any) -> bytes:
+def _element_bytes(element: Any, whole: bytes) -> bytes:
+    """The JSON of one element of a batch, for its dead letter; the whole message when the
+    element cannot be written again (nested past orjson's depth and Python's recursion)."""
     try:
         return orjson.dumps(element)
     except TypeError:  # NaN from the lenient parser is fine for json; huge ints too
+        pass
+    try:
         return json.dumps(element, default=str).encode()
+    except (RecursionError, ValueError):
+        return whole
 
 
 @dataclass
@@ -205,7 +211,9 @@ class Batch:
             payload = orjson.dumps({"ts": event.ts_ms, "type": event.type})
             self._reject(message, reason, f"{detail} ({event.ts_ms} ms)", payload)
         for _, element, error in bad:
-            self._reject(message, error.reason, error.detail, _element_bytes(element))
+            self._reject(
+                message, error.reason, error.detail, _element_bytes(element, message.payload)
+            )
         self._out.message_results[_result(good, len(events) + len(bad))] += 1
 
     def build(self) -> WriteSet:
@@ -242,7 +250,11 @@ class Batch:
             errors = len(part.payload.errors)
             for error in part.payload.errors:
                 self._reject(
-                    part.message, error.reason, error.detail, _element_bytes(error.element), 1
+                    part.message,
+                    error.reason,
+                    error.detail,
+                    _element_bytes(error.element, part.message.payload),
+                    1,
                 )
             total = int(counts[m]) + errors
             out.rejected_points += int(bad_per_message[m]) + errors
@@ -273,7 +285,7 @@ class Batch:
                 value: object = points[k][column].item() if column else None
             else:
                 element = elements[j]
-                body = payload if decoded.single else _element_bytes(element)
+                body = payload if decoded.single else _element_bytes(element, payload)
                 value = element.get(name) if name else None
             self._reject(
                 part.message,

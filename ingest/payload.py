@@ -22,6 +22,7 @@ import numpy.typing as npt
 import orjson
 
 from ingest._rfc3339 import parse_ts_ms
+from ingest._shown import shown
 from ingest.columns import FastPoint, fast_columns, json_columns
 from ingest.errors import DecodeError, Reason
 from wire import binary
@@ -42,6 +43,10 @@ __all__ = [
 
 MAX_BATCH: Final = 1000
 _DICT: Final = {dict}
+# Integer literals past this many digits (Python's int() refuses beyond 4,300) are read as a
+# number of the same sign beyond any float: out of range in a known field, ignored in another.
+_MAX_DIGITS: Final = 4000
+_HUGE: Final = 10**400
 EVENT_TYPES: Final = frozenset({"ride_start", "ride_end", "charge_start", "charge_end", "fault"})
 
 # A pseudonymous rider token: no spaces (names), not a bare run of digits (phone numbers).
@@ -133,7 +138,7 @@ def parse_json(payload: bytes) -> tuple[Any, bool]:
     except orjson.JSONDecodeError as exc:
         first = exc
     try:
-        return json.loads(payload), True
+        return json.loads(payload, parse_int=_parse_int), True
     except (ValueError, RecursionError):
         pass
     try:
@@ -143,6 +148,12 @@ def parse_json(payload: bytes) -> tuple[Any, bool]:
             Reason.UNKNOWN_ENCODING, "payload is neither JSON, UTF-8 text nor binary (b'PB')"
         ) from None
     raise DecodeError(Reason.MALFORMED_JSON, f"malformed JSON: {first}") from None
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal) <= _MAX_DIGITS:
+        return int(literal)
+    return -_HUGE if literal.startswith("-") else _HUGE
 
 
 def _flatten(element: dict[str, Any]) -> dict[str, Any]:
@@ -315,15 +326,16 @@ def _event(element: object, i: int) -> Event:
     if ts_ms is None:
         raise DecodeError(
             Reason.BAD_TIMESTAMP,
-            f"event {i}: ts is {element['ts']!r}; expected RFC 3339 with an offset or epoch ms",
+            f"event {i}: ts is {shown(element['ts'])}; expected RFC 3339 with an offset or "
+            "epoch ms",
             field="ts",
             value=element["ts"],
         )
     kind = element["type"]
-    if kind not in EVENT_TYPES:
+    if type(kind) is not str or kind not in EVENT_TYPES:  # the type first: a list is unhashable
         raise DecodeError(
             Reason.BAD_EVENT,
-            f"event {i}: type is {kind!r}; expected one of {', '.join(sorted(EVENT_TYPES))}",
+            f"event {i}: type is {shown(kind)}; expected one of {', '.join(sorted(EVENT_TYPES))}",
             field="type",
             value=kind,
         )
@@ -331,7 +343,7 @@ def _event(element: object, i: int) -> Event:
     if ride_id is not None and not (type(ride_id) is str and _RIDE_ID.fullmatch(ride_id)):
         raise DecodeError(
             Reason.BAD_EVENT,
-            f"event {i}: ride_id is {ride_id!r}; expected [A-Za-z0-9_.:-]{{1,128}}",
+            f"event {i}: ride_id is {shown(ride_id)}; expected [A-Za-z0-9_.:-]{{1,128}}",
             field="ride_id",
         )
     rider = element.get("rider")
@@ -346,7 +358,23 @@ def _event(element: object, i: int) -> Event:
             field="rider",
         )
     attributes = {k: v for k, v in element.items() if k not in ("ts", "type", "ride_id", "rider")}
+    if attributes and not _storable(attributes):
+        raise DecodeError(
+            Reason.BAD_EVENT,
+            f"event {i}: its other fields are not storable as JSON (NaN or Infinity, an "
+            "integer beyond 64 bits, an invalid string, or nested over 250 levels)",
+            field="attributes",
+        )
     return Event(ts_ms, kind, ride_id, rider, attributes)
+
+
+def _storable(attributes: dict[str, Any]) -> bool:
+    """Whether ``attributes`` survive as JSON unchanged (orjson writes NaN as null, refuses
+    integers beyond 64 bits, lone surrogates and nesting past 255 levels)."""
+    try:
+        return bool(orjson.loads(orjson.dumps(attributes)) == attributes)
+    except (TypeError, orjson.JSONDecodeError, RecursionError):
+        return False
 
 
 def decode_events(payload: bytes) -> tuple[list[Event], list[tuple[int, Any, DecodeError]]]:

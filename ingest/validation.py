@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest._shown import shown
 from ingest.columns import FIELDS, REASONS, mark
 from ingest.errors import Reason
 
@@ -71,7 +72,4 @@ def describe(reason_code: int, field_code: int, value: object, index: int) -> st
     """A dead letter's detail: which point, which field, its value and what was expected."""
     reason = REASONS[reason_code - 1]
     name = FIELDS[field_code] if field_code >= 0 else "point"
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return f"point {index}: {name} is {shown}; expected {_EXPECTED.get(reason, 'valid')}"
+    return f"point {index}: {name} is {shown(value)}; expected {_EXPECTED.get(reason, 'valid')}"

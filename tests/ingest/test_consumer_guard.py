@@ -25,6 +25,7 @@ from ingest.writer import Writer, prepare_connection
 from tests.fixtures.settings import SettingsFactory
 from tests.ingest.builders import now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, count, running, telemetry_count, wait_for
+from tests.ingest.test_batch_properties import POISON
 from wire.topics import format_topic
 
 MARK = b"poison-marker"
@@ -101,8 +102,9 @@ def test_an_unforeseen_error_dead_letters_only_its_message(
         )
         pub.publish_all([(t("after"), track(2, start_ms=now_ms(-60)))])
         wait_for(lambda: telemetry_count(db_url) == 10, what="the points sent afterwards")
+        # (counted just after the commit that made the points visible)
+        wait_for(lambda: ing.value("pogo_ingest_messages_total", result="accepted") == 3)
         assert ing.value("pogo_ingest_messages_total", result="rejected") == 1
-        assert ing.value("pogo_ingest_messages_total", result="accepted") == 3
         assert ing.thread.is_alive()
     [(topic, reason, detail)] = _dead_letters(db_url)
     assert (topic, reason) == (t("bad"), "internal_error")
@@ -157,3 +159,31 @@ def test_a_dead_letter_refused_twice_is_logged_counted_and_let_go(
     assert result.dead_letters == [] and len(calls) == 2
     assert registry.get_sample_value("pogo_ingest_unwritable_messages_total") == 1
     assert count(db_url, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_poison_messages_then_a_good_point_which_is_stored(
+    make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
+) -> None:
+    """The messages that used to stop the ingester (an unhashable event type, nesting
+    thousands of levels deep in a value, a batch element, an event ts, ThingsBoard values)
+    published through the real broker, then a good point: each poison message is a dead
+    letter with its own reason (never internal_error), and the good point is stored."""
+    config = config_for(make_settings())
+    poison = [(topic.replace("pogo/v1", topic_root, 1), payload) for topic, payload in POISON]
+    good = format_topic("fleet", "after", "telemetry", topic_root)
+    with running(config, db_url) as ing, Publisher(mqtt_url) as pub:
+        pub.publish_all(poison)
+        pub.publish_all([(good, point(now_ms(-5)))])
+        wait_for(lambda: telemetry_count(db_url) == 1, what="the good point")
+        wait_for(
+            lambda: ing.value("pogo_ingest_messages_total", result="rejected") == len(poison),
+            what="every poison message rejected",
+        )
+        wait_for(lambda: ing.value("pogo_ingest_messages_total", result="accepted") == 1)
+        assert ing.value("pogo_ingest_dead_letters_total", reason="internal_error") == 0
+        assert ing.thread.is_alive()
+    letters = _dead_letters(db_url)
+    assert {topic for topic, _, _ in letters} == {topic for topic, _ in poison}
+    reasons = {reason for _, reason, _ in letters}
+    assert "internal_error" not in reasons
+    assert {"bad_event", "bad_type", "bad_timestamp", "not_a_point"} <= reasons, reasons

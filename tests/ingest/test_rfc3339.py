@@ -1,4 +1,5 @@
-"""Tests of ingest/_rfc3339.py: the vectorised fixed-shape timestamp parser."""
+"""Tests of ingest/_rfc3339.py: the vectorised fixed-shape timestamp parser and the strict
+RFC 3339 one."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import datetime as dt
 import random
 
 import numpy as np
+import pytest
 
-from ingest._rfc3339 import parse_fixed, parse_ts_ms
+from ingest._rfc3339 import parse_fixed, parse_rfc3339_ms, parse_ts_ms
 
 
 def _iso(when: dt.datetime) -> str:
@@ -42,3 +44,44 @@ def test_any_other_shape_falls_back() -> None:
         "é026-11-22T08:15:30.250Z",
     ]:
         assert parse_fixed([good, other]) is None, other
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T08:15:30.250Z", "2026-11-22T08:15:30.250+00:00"),
+        ("2026-11-22t08:15:30.250z", "2026-11-22T08:15:30.250+00:00"),  # RFC 3339 5.6 NOTE
+        ("2026-11-22 08:15:30Z", "2026-11-22T08:15:30+00:00"),  # the same note
+        ("2026-11-22T09:15:30+01:00", "2026-11-22T08:15:30+00:00"),
+        ("2026-11-22T08:15:30.123456789-00:30", "2026-11-22T08:45:30.123+00:00"),
+    ],
+)
+def test_rfc3339_date_times_are_read(text: str, expected: str) -> None:
+    """RFC 3339 date-times with an offset, lower-case t and z included, are epoch ms."""
+    want = dt.datetime.fromisoformat(expected)
+    assert parse_rfc3339_ms(text) == parse_ts_ms(text) == int(want.timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-W48-2T10:00:00Z",  # ISO 8601 week date
+        "2026-326T10:00:00Z",  # ordinal date
+        "20261122T081530Z",  # basic format
+        "2026-11-22T08:15:30Z\x00",  # trailing NUL
+        "2026-11-22T08:15:30Zjunk",
+        "2026-11-22T08:15Z",  # no seconds
+        "2026-11-22T08:15:30",  # no offset
+        "2026-11-22T08:15:30+0100",  # offset without its colon
+        "2026-11-22T08:15:30,5Z",  # decimal comma
+        "2026-02-30T08:15:30Z",  # no such day
+        "2026-11-22T24:00:00Z",
+        "\u0662\u0660\u0662\u0666-11-22T08:15:30Z",  # digits, but not ASCII ones
+        "",
+    ],
+)
+def test_anything_else_is_refused(text: str) -> None:
+    """What datetime.fromisoformat would also take (week and ordinal dates, the basic format,
+    trailing garbage, no seconds...) is not RFC 3339 and is refused."""
+    assert parse_rfc3339_ms(text) is None
+    assert parse_ts_ms(text) is None
