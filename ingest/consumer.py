@@ -109,7 +109,8 @@ class Ingester:
     ``run(stop)`` blocks until ``stop`` is set, then flushes, acknowledges, disconnects and
     returns True (False if the database stayed unreachable for ``stop_timeout_s`` while
     stopping: what was not committed is not acknowledged, so the broker keeps it).
-    ``ready`` is set once subscribed; ``metrics_port`` is the port actually served.
+    ``ready`` is set once the broker has acknowledged the subscription; ``metrics_port`` is
+    the port actually served.
     """
 
     def __init__(
@@ -165,6 +166,7 @@ class Ingester:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_unsubscribe = self._on_unsubscribe
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
@@ -214,7 +216,6 @@ class Ingester:
             subscription=self._topic,
             generation=self._generation,
         )
-        self.ready.set()
 
     def _on_disconnect(
         self,
@@ -244,6 +245,18 @@ class Ingester:
             )
         else:
             log.warning("disconnected; reconnecting", reason=str(reason_code))
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Ready once the broker has the subscription (SUBACK), not when it was sent: a message
+        # published in between would match no subscription.
+        self.ready.set()
 
     def _on_unsubscribe(
         self,
