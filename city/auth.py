@@ -26,7 +26,6 @@ from city.config import ServiceConfig
 from city.errors import AuthenticationError, ForbiddenError
 
 __all__ = [
-    "CALLER",
     "Access",
     "Caller",
     "CallerMiddleware",
@@ -41,8 +40,7 @@ __all__ = [
 
 Access = Literal["anonymous", "read", "write"]
 
-CALLER = "caller"
-"""The request-state key holding the request's :class:`Caller`."""
+_CALLER = "caller"  # the request-state key holding the request's Caller
 
 # Declares the bearer scheme in the OpenAPI document; the decision itself is decide()'s.
 _bearer = HTTPBearer(auto_error=False, description="POGO_API_READ_TOKEN or POGO_API_WRITE_TOKEN")
@@ -85,7 +83,7 @@ def decide(config: ServiceConfig, authorization: str | None) -> Caller:
 
 class CallerMiddleware:
     """ASGI middleware: decides every HTTP request's :class:`Caller`, once, before anything
-    else sees the request, and keeps it in the request state under :data:`CALLER`."""
+    else sees the request, and keeps it in the request state."""
 
     def __init__(self, app: ASGIApp, config: ServiceConfig) -> None:
         self.app = app
@@ -94,13 +92,13 @@ class CallerMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             header = Headers(scope=scope).get("authorization")
-            scope.setdefault("state", {})[CALLER] = decide(self.config, header)
+            scope.setdefault("state", {})[_CALLER] = decide(self.config, header)
         await self.app(scope, receive, send)
 
 
 def caller_of(scope: Scope) -> Caller:
     """The request's decided caller (anonymous for a scope the middleware did not see)."""
-    caller: Caller = scope.get("state", {}).get(CALLER, Caller("anonymous"))
+    caller: Caller = scope.get("state", {}).get(_CALLER, Caller("anonymous"))
     return caller
 
 

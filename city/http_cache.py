@@ -24,7 +24,7 @@ from city.auth import caller_of, read_refusal
 from city.cache import FIGURES_VERSION, FiguresCache
 from city.config import ServiceConfig
 
-__all__ = ["CACHEABLE_PATHS", "ResponseCache"]
+__all__ = ["ResponseCache"]
 
 CACHEABLE_PATHS = frozenset(
     {"/api/v1/mobility/summary", "/api/v1/mobility/timeseries", "/api/v1/emissions"}

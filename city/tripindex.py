@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from city import queries
 from city.buckets import Unit, bucket_edges
 
-__all__ = ["ADDITIVE", "TripIndex", "load_index"]
+__all__ = ["TripIndex", "load_index"]
 
 ADDITIVE = (
     "distance_km",

@@ -29,7 +29,6 @@ from fleet.store import (
     StoreOptions,
     UpgradeReport,
     latest_version,
-    open_pool,
     refresh_daily,
     upgrade,
 )
@@ -83,7 +82,6 @@ __all__ = [
     "create_staging",
     "latest_version",
     "load_geojson",
-    "open_pool",
     "pair_ride_events",
     "refresh_daily",
     "register_vehicles",

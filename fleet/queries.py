@@ -38,7 +38,6 @@ __all__ = [
     "all_arrivals",
     "arrivals_since",
     "copy_fixes",
-    "delete_missing_trips",
     "device_rows",
     "load_battery_kwh",
     "load_events",

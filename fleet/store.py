@@ -36,7 +36,6 @@ from importlib.resources.abc import Traversable
 from typing import Any, Literal
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from fleet.errors import MigrationError, StoreError
 
@@ -45,7 +44,6 @@ __all__ = [
     "StoreOptions",
     "UpgradeReport",
     "has_timescaledb",
-    "open_pool",
     "refresh_daily",
     "refuse_lossy",
     "upgrade",
@@ -92,13 +90,6 @@ class UpgradeReport:
     timescaledb_version: str | None = None
     plain_reason: str | None = None
     changes: list[str] = field(default_factory=list)
-
-
-def open_pool(dsn: str, size: int = 4, name: str = "pogo") -> ConnectionPool:
-    """Open a connection pool (the caller closes it, or uses it as a context manager)."""
-    pool = ConnectionPool(dsn, min_size=1, max_size=size, name=name, open=False)
-    pool.open(wait=True, timeout=30)
-    return pool
 
 
 def _versioned() -> list[tuple[int, str, Traversable]]:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from city import BackgroundServer
 from city.config import ServiceConfig
-from city.server import BackgroundServer
 from ingest.metrics import IngestMetrics
 
 ROOT = Path(__file__).resolve().parent.parent

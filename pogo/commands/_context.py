@@ -13,7 +13,7 @@ from fleet import StoreOptions
 from pogo.logs import configure_logging
 from pogo.settings import Settings, load_settings
 
-__all__ = ["AppContext", "get_settings", "pass_settings", "store_options"]
+__all__ = ["AppContext", "pass_settings", "store_options"]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -27,7 +27,7 @@ import structlog
 from pydantic import SecretStr
 
 import emissions
-from city.server import BackgroundServer
+from city import BackgroundServer
 from fleet import build_trips, upgrade
 from fleet.devices import hash_password, new_password, provision
 from ingest import Ingester
@@ -48,8 +48,7 @@ from pogo.embedded import (
 from pogo.errors import PogoError
 from pogo.mosquitto import Account
 from pogo.settings import MqttUrl, Settings
-from simulators import ScenarioConfig, benguerir, simulate
-from simulators.publish import live_start, publish
+from simulators import ScenarioConfig, benguerir, live_start, publish, simulate
 
 __all__ = ["demo"]
 

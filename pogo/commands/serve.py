@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 from pydantic import SecretStr
 
-from city import ServiceConfig
-from city.server import run
+from city import ServiceConfig, run
 from pogo.commands._context import pass_settings
 from pogo.settings import Settings
 

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from city import ServiceConfig
-from city.server import BackgroundServer
+from city import BackgroundServer, ServiceConfig
 from pogo.embedded import free_port
 
 WRITE_TOKEN = "write-secret"

@@ -13,7 +13,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from city.server import BackgroundServer
+from city import BackgroundServer
 from tests.city.builders import state, t, trip, vehicle, zone
 from tests.city.conftest import WRITE_TOKEN
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from city.server import BackgroundServer
+from city import BackgroundServer
 from tests.city.browser import CHROMIUM, FLAGS, chromium
 from tests.city.builders import t, trip, vehicle
 
