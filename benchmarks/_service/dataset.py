@@ -150,6 +150,7 @@ def ensure_dataset(log: Any = print) -> Dataset:
     dsn = _with_db(admin, name)
     found = _existing(dsn)
     if found is not None:
+        upgrade(dsn)  # migrations that landed since it was built (the service checks)
         return found
     # One builder per server: a second benchmark started meanwhile waits here, then reuses the
     # data set (without this it truncated the trips the first one was building).
