@@ -26,11 +26,14 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
+import structlog
 from psycopg import sql
 
 from pogo import mosquitto
 from pogo.errors import EmbeddedServiceError
 from pogo.mosquitto import BROKER_LIMITS, BrokerConfig
+
+_log = structlog.get_logger("pogo.embedded")
 
 __all__ = [
     "BROKER_LIMITS",
@@ -177,9 +180,42 @@ class PrivatePostgres(_Service):
             os.chown(self.data_dir, self._run_as.pw_uid, self._run_as.pw_gid)
         self.data_dir.chmod(0o700)
 
+    def stop_leftover(self) -> None:
+        """Stop a server an earlier run left on this data (a killed demo, a closed terminal):
+        its ``postmaster.pid`` names it; a pid file whose process is gone is left to PostgreSQL,
+        which removes it itself."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text(encoding="utf-8").splitlines()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return
+        if not any(part.endswith(b"postgres") for part in cmdline[:1]):
+            return  # the pid was reused by another program: PostgreSQL sees the file is stale
+        _log.warning("postgres_leftover_stopping", data_dir=str(self.data_dir), pid=pid)
+        try:
+            os.kill(pid, signal.SIGINT)  # fast shutdown: roll back, close, write a checkpoint
+        except OSError as exc:
+            raise EmbeddedServiceError(
+                f"a PostgreSQL an earlier run left (pid {pid}) holds {self.data_dir} and cannot "
+                f"be stopped ({exc.strerror}); stop it with `kill {pid}` and run again"
+            ) from None
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _server_log_tail(self) -> str:
+        try:
+            lines = (self.data_dir / "server.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [line for line in lines[-20:] if "FATAL" in line or "ERROR" in line]
+        return f": {errors[-1].strip()}" if errors else ""
+
     def start(self) -> None:
         bindir = find_postgres_bindir()
         self._prepare_dir()
+        self.stop_leftover()
         if not (self.data_dir / "PG_VERSION").exists():
             result = subprocess.run(
                 [
@@ -225,7 +261,12 @@ class PrivatePostgres(_Service):
             **self._run_kwargs(),  # type: ignore[call-overload]
         )
         log.close()
-        _wait_for_port(self.port, self.process, "the private PostgreSQL", timeout=60)
+        try:
+            _wait_for_port(self.port, self.process, "the private PostgreSQL", timeout=60)
+        except EmbeddedServiceError as exc:
+            raise EmbeddedServiceError(
+                f"{exc}{self._server_log_tail()} (its log: {self.data_dir / 'server.log'})"
+            ) from None
         self._create_database()
 
     def _create_database(self) -> None:

@@ -13,11 +13,12 @@ acknowledge, stops the trip builder and the service, then the private services, 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -55,17 +56,20 @@ __all__ = ["demo"]
 log = structlog.get_logger("pogo.demo")
 
 _DEMO_INGESTER = "pogo-demo-ingest"
+#: The shortest window a continued run simulates (the planner needs whole rides to plan).
+_MIN_CONTINUED_DAYS = 0.1
 
 
 def _stop_event() -> threading.Event:
-    """An event set by SIGINT (Ctrl-C) or SIGTERM, so the demo stops what it started."""
+    """An event set by SIGINT (Ctrl-C), SIGTERM or SIGHUP, so the demo stops what it started."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    # SIGHUP too: closing the terminal stops the private services instead of leaving them.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handler)
     return stop
 
 
@@ -143,6 +147,21 @@ def _trip_builder(
     return follow
 
 
+def _continuing(scenario: ScenarioConfig, dsn: str, days: float, vehicles: int) -> ScenarioConfig:
+    """A rerun continues: the simulated fleet starts after the last fix already stored, so
+    it never replays the same seeded rides into the kept database (start afresh with
+    ``--fresh``)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT max(ts) FROM telemetry").fetchone()
+    last = row[0] if row else None
+    if last is None or last < scenario.start:
+        return scenario
+    end = scenario.start + timedelta(days=days)
+    remaining = max((end - last) / timedelta(days=1), _MIN_CONTINUED_DAYS)
+    click.echo(f"continuing after the last stored fix ({last:%Y-%m-%d %H:%M:%S} UTC)")
+    return benguerir(seed=1, days=remaining, vehicles=vehicles, start=last + timedelta(seconds=1))
+
+
 def _publisher(
     settings: Settings,
     scenario: ScenarioConfig,
@@ -188,6 +207,18 @@ def _publisher(
     show_default=True,
     help="Seconds between trip-builder runs.",
 )
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the city report (default: POGO_HTTP_PORT).",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start afresh: delete the private database and broker data of earlier runs first "
+    "(by default a run continues with them).",
+)
 @pass_settings
 def demo(
     settings: Settings,
@@ -196,11 +227,22 @@ def demo(
     days: float,
     vehicles: int,
     trips_interval: float,
+    port: int | None,
+    fresh: bool,
 ) -> None:
     """Run everything on one machine: a private database and broker when none is configured,
     the simulated Benguerir fleet, the ingester, the trip builder and the city service."""
     stop = _stop_event()
     state_dir = settings.state_dir or default_state_dir()
+    if fresh:
+        if (state_dir / "postgres").exists():
+            PrivatePostgres(state_dir / "postgres").stop_leftover()
+        for private in (state_dir / "postgres", state_dir / "mosquitto"):
+            if private.exists():
+                shutil.rmtree(private)
+                click.echo(f"fresh: deleted {private}")
+    if port is not None:
+        settings = settings.model_copy(update={"http_port": port})
     failed: list[str] = []
     scenario = benguerir(
         seed=1, days=days, vehicles=vehicles, start=live_start(datetime.now(UTC), days, speedup)
@@ -222,6 +264,7 @@ def demo(
         )
         for line in describe_upgrade(report)[1:]:  # policy changes, why not TimescaleDB
             click.echo(line)
+        scenario = _continuing(scenario, dsn, days, vehicles)
         if settings.mqtt_url is None:
             broker, mqtt, credentials = _secured_broker(
                 dsn, state_dir / "mosquitto", scenario, settings.mqtt_topic_root

@@ -39,10 +39,11 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Signals) -> None:
     """With no POGO_DATABASE_URL or POGO_MQTT_URL, the demo starts private services, migrates,
-    says where they run, and stops them on Ctrl-C (SIGINT) or SIGTERM, exiting 0."""
+    says where they run, and stops them on Ctrl-C (SIGINT), SIGTERM or a closed terminal
+    (SIGHUP), exiting 0."""
     proc, output = _start_demo(state_dir)
     assert "ready" in output, output
     db = re.search(r"private PostgreSQL at (postgresql://\S+)", output)
@@ -119,3 +120,39 @@ def test_demo_report_answers_with_the_simulated_fleets_figures(state_dir: Path) 
     assert proc.returncode == 0, output + rest[-3000:]
     assert "stopped" in rest
     assert not _port_open(port)
+
+
+@pytest.mark.slow
+def test_a_rerun_continues_a_killed_run_is_recovered_and_fresh_starts_afresh(
+    state_dir: Path,
+) -> None:
+    """A demo killed with SIGKILL leaves its private PostgreSQL running; the next run stops
+    that leftover and starts, and continues after the last stored fix instead of replaying the
+    seeded fleet; `--fresh` deletes the kept data and starts from nothing."""
+    first, output = _start_demo(state_dir)
+    db = re.search(r"private PostgreSQL at (postgresql://\S+)", output)
+    assert db, output
+    deadline = time.monotonic() + 120
+    while True:
+        with psycopg.connect(db.group(1)) as conn:
+            row = conn.execute("SELECT count(*) FROM telemetry").fetchone()
+        if row and row[0] > 0:
+            break
+        assert time.monotonic() < deadline, "no telemetry stored"
+        time.sleep(1)
+    first.kill()  # the private services, in sessions of their own, stay behind
+    first.communicate(timeout=30)
+    assert (state_dir / "postgres" / "postmaster.pid").exists()
+
+    second, output = _start_demo(state_dir)
+    assert "continuing after the last stored fix" in output, output
+    second.send_signal(signal.SIGTERM)
+    rest, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, output + rest
+
+    third, output = _start_demo(state_dir, "--fresh")
+    assert "fresh: deleted" in output, output
+    assert "continuing" not in output
+    third.send_signal(signal.SIGTERM)
+    rest, _ = third.communicate(timeout=60)
+    assert third.returncode == 0, output + rest
