@@ -706,3 +706,48 @@ def revoke_device(conn: Conn, fleet: str, vehicle: str) -> bool:
         (fleet, vehicle),
     )
     return cur.rowcount == 1
+
+
+# Rider pseudonyms (fleet.riders): raw tokens an older version stored, replaced in place.
+RIDER_TABLES = ("vehicle_events", "trips")
+_RAW_RIDER = sql.SQL("rider IS NOT NULL AND rider !~ '^p1_[0-9a-f]{64}$'")
+RAW_RIDERS = sql.SQL("SELECT DISTINCT rider FROM {table} WHERE {raw}")
+CREATE_RIDER_MAP = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS rider_map (raw text PRIMARY KEY, p text NOT NULL)"
+    " ON COMMIT DROP"
+)
+COPY_RIDER_MAP = sql.SQL("COPY rider_map (raw, p) FROM STDIN")
+PSEUDONYMISE_RIDERS = sql.SQL(
+    "UPDATE {table} AS t SET rider = m.p FROM rider_map AS m WHERE t.rider = m.raw"
+)
+DEAD_LETTERS_WITH_RIDER = sql.SQL(
+    "SELECT dead_letter_id, payload, occurrences FROM dead_letters"
+    " WHERE position('rider'::bytea IN payload) > 0"
+)
+SET_DEAD_LETTER_PAYLOAD = sql.SQL(
+    "UPDATE dead_letters SET payload = %(payload)s WHERE dead_letter_id = %(id)s"
+)
+# A stripped dead letter identical to one stored: its occurrences go to that row.
+FOLD_DEAD_LETTER = sql.SQL(
+    """
+    WITH gone AS (DELETE FROM dead_letters WHERE dead_letter_id = %(id)s
+                  RETURNING topic, reason, detail, occurrences)
+    UPDATE dead_letters AS d SET occurrences = d.occurrences + gone.occurrences
+    FROM gone
+    WHERE d.fingerprint = sha256(decode(md5(gone.topic) || md5(gone.reason)
+                                        || md5(coalesce(gone.detail, '')), 'hex') || %(payload)s)
+    """
+)
+DELETE_OLD_DEAD_LETTERS = sql.SQL(
+    "DELETE FROM dead_letters WHERE last_received_at < now() - make_interval(days => %(days)s)"
+)
+
+
+def raw_riders(table: str) -> sql.Composed:
+    """The distinct raw (not yet pseudonymised) rider values of ``table``."""
+    return RAW_RIDERS.format(table=sql.Identifier(table), raw=_RAW_RIDER)
+
+
+def pseudonymise_riders(table: str) -> sql.Composed:
+    """Replace ``table``'s raw rider values through the ``rider_map`` temp table."""
+    return PSEUDONYMISE_RIDERS.format(table=sql.Identifier(table))

@@ -37,12 +37,15 @@ from typing import Any, Literal
 
 import psycopg
 
+from fleet import queries
 from fleet.errors import MigrationError, StoreError
+from fleet.riders import RiderKey, StoredRiders, pseudonymise_stored
 
 __all__ = [
     "SILENT_LOSS",
     "StoreOptions",
     "UpgradeReport",
+    "delete_old_dead_letters",
     "has_timescaledb",
     "refresh_daily",
     "refuse_lossy",
@@ -77,6 +80,9 @@ class StoreOptions:
     telemetry_retention_days: int | None = None
     daily_refresh_window_days: int = 5
     timescaledb: TimescaleMode = "auto"
+    #: ``POGO_RIDER_KEY``: raw rider tokens an older version stored are replaced by their
+    #: pseudonyms; without it an upgrade that finds any stops and says so.
+    rider_key: RiderKey | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -90,6 +96,7 @@ class UpgradeReport:
     timescaledb_version: str | None = None
     plain_reason: str | None = None
     changes: list[str] = field(default_factory=list)
+    riders: StoredRiders = field(default_factory=StoredRiders)
 
 
 def _versioned() -> list[tuple[int, str, Traversable]]:
@@ -284,6 +291,20 @@ def _upgrade_in_transaction(conn: Conn, options: StoreOptions, report: UpgradeRe
         conn.execute(entry.read_bytes())
     row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     report.current_version = int(row[0]) if row else 0
+    _no_raw_riders(conn, options.rider_key, report)
+
+
+def _no_raw_riders(conn: Conn, key: RiderKey | None, report: UpgradeReport) -> None:
+    """Leave no rider token stored as sent: pseudonymise them with ``key``, or stop."""
+    if key is not None:
+        report.riders = pseudonymise_stored(conn, key)
+        return
+    for table in queries.RIDER_TABLES:
+        if conn.execute(queries.raw_riders(table)).fetchone() is not None:
+            raise StoreError(
+                f"{table} holds rider tokens stored as sent by an older version; set "
+                "POGO_RIDER_KEY so that the upgrade replaces them by their pseudonyms"
+            )
 
 
 def _refresh_daily(conn: Conn) -> None:
@@ -317,3 +338,14 @@ def current_version(dsn: str) -> int | None:
 def latest_version() -> int:
     """The highest migration version this code ships."""
     return max((v for v, _, _ in _versioned()), default=0)
+
+
+def delete_old_dead_letters(dsn: str, retention_days: int) -> int:
+    """Delete the dead letters last received more than ``retention_days`` ago; how many.
+
+    The trip builder's run calls it (``pogo trips``, the demo): one process at a time does
+    the store's housekeeping, off the ingester's commit path.
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(queries.DELETE_OLD_DEAD_LETTERS, {"days": retention_days})
+        return max(cur.rowcount, 0)

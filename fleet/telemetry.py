@@ -48,6 +48,7 @@ from psycopg.types.json import Jsonb
 from fleet import queries
 from fleet._pgcopy import copy_payload
 from fleet.errors import TelemetryWriteError
+from fleet.riders import RiderKey, pseudonym
 from fleet.store import refresh_daily
 
 __all__ = [
@@ -224,9 +225,12 @@ class Events:
         return len(self.ts)
 
 
-def write_events(conn: Conn, vehicle_key: Sequence[int], events: Events) -> int:
+def write_events(
+    conn: Conn, vehicle_key: Sequence[int], events: Events, rider_key: RiderKey
+) -> int:
     """Insert events (one statement; an event already stored, or repeated, is skipped); the
-    number stored. ``vehicle_key[i]`` is event ``i``'s vehicle."""
+    number stored. ``vehicle_key[i]`` is event ``i``'s vehicle. Each rider token is stored as
+    its pseudonym under ``rider_key`` (:func:`fleet.riders.pseudonym`), never as given."""
     if not len(events):
         return 0
     params = (
@@ -234,7 +238,7 @@ def write_events(conn: Conn, vehicle_key: Sequence[int], events: Events) -> int:
         list(events.ts),
         list(events.type),
         list(events.ride_id),
-        list(events.rider),
+        [None if r is None else pseudonym(rider_key, r) for r in events.rider],
         [Jsonb(a) for a in events.attributes],
         list(events.received_at),
     )
@@ -336,7 +340,7 @@ def _ms(value: int) -> dt.datetime:
 
 
 def _write_chunk(
-    conn: Conn, keys: npt.NDArray[np.int32], prepared: _Prepared
+    conn: Conn, keys: npt.NDArray[np.int32], prepared: _Prepared, rider_key: RiderKey
 ) -> tuple[PointsWritten, int]:
     """One chunk, one transaction: straight in when no stored point can clash, else staged.
     The points written and the number of events stored."""
@@ -361,13 +365,14 @@ def _write_chunk(
                 f"the database neither stored nor holds {len(written.not_stored)} points of "
                 "this history (a TimescaleDB older than 2.18.1 drops rows so: upgrade it)"
             )
-        events = write_events(conn, keys[chunk.event_vehicle].tolist(), chunk.events)
+        events = write_events(conn, keys[chunk.event_vehicle].tolist(), chunk.events, rider_key)
         vehicle, first, last = _ranges(
             np.concatenate([staged.vehicle_key, keys[chunk.event_vehicle]]),
             np.concatenate([staged.ts_ms, [(t - _EPOCH) // _ONE_MS for t in chunk.events.ts]]),
         )
         if len(vehicle):  # so the next trip build rebuilds what this history covers
             queries.record_imports(conn, vehicle.tolist(), first.tolist(), last.tolist())
+        events = write_events(conn, keys[chunk.event_vehicle].tolist(), chunk.events, rider_key)
     return written, events
 
 
@@ -389,6 +394,7 @@ def write_history(
     dsn: str,
     vehicles: Vehicles,
     chunks: Iterable[HistoryChunk],
+    rider_key: RiderKey,
     progress: Callable[[HistoryReport], None] | None = None,
 ) -> HistoryReport:
     """Register ``vehicles`` and write ``chunks`` into the database at ``dsn``, one
@@ -423,7 +429,7 @@ def write_history(
             for c in chunks
         )
         for item in _ahead(prepared):
-            written, events = _write_chunk(conn, keys, item)
+            written, events = _write_chunk(conn, keys, item, rider_key)
             report.points_given += item.staged.given
             report.points_stored += written.stored
             report.duplicates += written.duplicates

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleet.riders import RiderKey
 from wire.topics import DEFAULT_ROOT
 
 __all__ = ["IngestConfig"]
@@ -25,6 +26,7 @@ class IngestConfig:
     ``require_registered``: messages of vehicles without an active device registry entry are
     dead-lettered as ``unregistered`` (the registry is read again every
     ``registry_refresh_s``, and at most once a second when an unknown vehicle shows up).
+    ``metrics_host`` is the address it listens on (this machine only by default).
     """
 
     mqtt_host: str = "127.0.0.1"
@@ -49,13 +51,15 @@ class IngestConfig:
     max_age_days: float = 3.0
     pool_size: int = 2
     committers: int = 2
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes it from outside
+    metrics_host: str = "127.0.0.1"  # only this machine; compose sets 0.0.0.0 for Prometheus
     metrics_port: int | None = 9108
     retry_min_s: float = 0.1
     retry_max_s: float = 5.0
     stop_timeout_s: float = 30.0
     require_registered: bool = False
     registry_refresh_s: float = 30.0
+    #: The key of the rider pseudonyms (``POGO_RIDER_KEY``); an ingester needs one.
+    rider_key: RiderKey | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.receive_maximum <= 65535:
@@ -69,5 +73,7 @@ class IngestConfig:
             raise ValueError(
                 f"committers is {self.committers}; expected 1 to pool_size ({self.pool_size})"
             )
+        if self.rider_key is None:
+            raise ValueError("rider_key is None; expected the key of the rider pseudonyms")
         if self.batch_points < 1 or self.flush_interval_s <= 0:
             raise ValueError("batch_points must be >= 1 and flush_interval_s > 0")

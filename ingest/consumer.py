@@ -321,7 +321,8 @@ class Ingester:
         )
         try:
             pool.open(wait=False)
-            writer = Writer(pool, connection_timeout_s=2.0)
+            assert c.rider_key is not None  # IngestConfig refuses None
+            writer = Writer(pool, c.rider_key, connection_timeout_s=2.0)
             if c.require_registered and not self._load_registry(pool, stop):
                 return True  # stopped before anything was taken in
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Final, Literal
@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from fleet.riders import is_opaque
 from ingest._rfc3339 import parse_ts_ms
 from ingest._shown import shown
 from ingest.columns import FastPoint, fast_columns, json_columns
@@ -28,6 +29,7 @@ from ingest.errors import DecodeError, Reason
 from wire import binary
 
 __all__ = [
+    "EVENT_ATTRIBUTES",
     "EVENT_TYPES",
     "MAX_BATCH",
     "DecodedPoints",
@@ -49,9 +51,25 @@ _MAX_DIGITS: Final = 4000
 _HUGE: Final = 10**400
 EVENT_TYPES: Final = frozenset({"ride_start", "ride_end", "charge_start", "charge_end", "fault"})
 
-# A pseudonymous rider token: no spaces (names), not a bare run of digits (phone numbers).
-_RIDER: Final = re.compile(r"[A-Za-z0-9_.:-]{4,128}")
-_PHONE_LIKE: Final = re.compile(r"\+?[0-9][0-9 .()-]{5,}")
+_CODE: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _code(value: object) -> bool:
+    return type(value) is str and _CODE.fullmatch(value) is not None
+
+
+def _finite(value: object, low: float, high: float) -> bool:
+    return type(value) in (int, float) and low <= value <= high  # type: ignore[operator]
+
+
+#: The event fields kept besides ts, type, ride_id and rider, with the check each value must
+#: pass (any other field, or a value failing its check, is dropped: it may hold anything).
+EVENT_ATTRIBUTES: Final[dict[str, Callable[[object], bool]]] = {
+    "code": _code,  # a fault's code
+    "soc_pct": lambda v: _finite(v, 0.0, 100.0),
+    "odometer_km": lambda v: _finite(v, 0.0, 1e7),
+    "energy_kwh": lambda v: _finite(v, 0.0, 1e4),  # a charge's energy
+}
 _RIDE_ID: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
@@ -347,24 +365,17 @@ def _event(element: object, i: int) -> Event:
             field="ride_id",
         )
     rider = element.get("rider")
-    if rider is not None and (
-        type(rider) is not str or not _RIDER.fullmatch(rider) or _PHONE_LIKE.fullmatch(rider)
-    ):
+    if rider is not None and not is_opaque(rider):
         # The value itself stays out of the detail: it may be a name or a phone number.
         raise DecodeError(
             Reason.BAD_EVENT,
-            f"event {i}: rider is not a pseudonymous token ([A-Za-z0-9_.:-]{{4,128}}, not a "
-            "phone number)",
+            f"event {i}: rider is not an opaque token (16 to 128 of A-Z a-z 0-9 _ -, with a "
+            "letter and a digit)",
             field="rider",
         )
-    attributes = {k: v for k, v in element.items() if k not in ("ts", "type", "ride_id", "rider")}
-    if attributes and not _storable(attributes):
-        raise DecodeError(
-            Reason.BAD_EVENT,
-            f"event {i}: its other fields are not storable as JSON (NaN or Infinity, an "
-            "integer beyond 64 bits, an invalid string, or nested over 250 levels)",
-            field="attributes",
-        )
+    attributes = {
+        k: v for k, v in element.items() if k in EVENT_ATTRIBUTES and EVENT_ATTRIBUTES[k](v)
+    }
     return Event(ts_ms, kind, ride_id, rider, attributes)
 
 

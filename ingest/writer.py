@@ -31,6 +31,7 @@ from fleet import (
     write_events,
     write_points,
 )
+from fleet.riders import RiderKey, strip_riders
 from ingest import queries
 from ingest.batch import DeadLetter, WriteSet
 from wire.errors import Reason
@@ -99,8 +100,11 @@ def _not_stored(ws: WriteSet, lost: np.ndarray) -> list[DeadLetter]:
 class Writer:
     """Writes :class:`WriteSet` s through a pool; caches vehicle keys once committed."""
 
-    def __init__(self, pool: ConnectionPool[Any], connection_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any], rider_key: RiderKey, connection_timeout_s: float = 5.0
+    ) -> None:
         self.pool = pool
+        self.rider_key = rider_key
         self.connection_timeout_s = connection_timeout_s
         self._keys: dict[tuple[str, str], int] = {}
 
@@ -151,6 +155,7 @@ class Writer:
                         attributes=[e.attributes for _, e, _ in ws.events],
                         received_at=[received for _, _, received in ws.events],
                     ),
+                    self.rider_key,
                 )
                 if ws.statuses:
                     with conn.cursor() as cur:
@@ -181,7 +186,11 @@ class Writer:
             return [], []
         groups: dict[tuple[str, bytes, str, str], list[DeadLetter]] = {}
         for d in letters:
-            groups.setdefault((d.topic, d.payload, str(d.reason), d.detail), []).append(d)
+            # No rider value is kept: JSON without it, or nothing of a payload that is not JSON.
+            payload = strip_riders(d.payload)
+            detail = d.detail if payload is not None else f"{d.detail} (payload not kept)"
+            key = (d.topic, b"" if payload is None else payload, str(d.reason), detail)
+            groups.setdefault(key, []).append(d)
         params = []
         for (topic, payload, reason, detail), same in groups.items():
             first = min(d.received_at for d in same)

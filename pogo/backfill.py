@@ -23,6 +23,7 @@ from fleet import (
     Vehicles,
     write_history,
 )
+from fleet.riders import RiderKey
 from pogo.errors import BackfillError
 from simulators import Simulation
 from simulators.backfill import received
@@ -63,13 +64,15 @@ def _counts(report: HistoryReport, malformed: int) -> BackfillCounts:
 def backfill(
     dsn: str,
     sim: Simulation,
+    rider_key: RiderKey,
     chunk_days: float = 14.0,
     progress: Callable[[BackfillCounts], None] | None = None,
 ) -> BackfillCounts:
     """Write the simulation's vehicles, telemetry and events into the database at ``dsn``.
 
-    Renders ``chunk_days`` at a time (memory stays bounded for years of history) and commits
-    each chunk. Returns the counts; ``progress`` is called after each chunk.
+    Rider tokens are stored as their pseudonyms under ``rider_key``. Renders ``chunk_days``
+    at a time (memory stays bounded for years of history) and commits each chunk. Returns
+    the counts; ``progress`` is called after each chunk.
 
     Raises
     ------
@@ -105,7 +108,7 @@ def backfill(
     )
     report_progress = None if progress is None else (lambda r: progress(_counts(r, malformed)))
     try:
-        report = write_history(dsn, fleet, chunks(), report_progress)
+        report = write_history(dsn, fleet, chunks(), rider_key, report_progress)
     except psycopg.errors.UndefinedTable as exc:
         raise BackfillError(f"the schema is missing ({exc}); run `pogo db upgrade` first") from exc
     except psycopg.errors.DataError as exc:

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from fleet.riders import RiderKey
 from pogo.errors import SettingsError, UnknownSettingError
 
 __all__ = ["MqttUrl", "Settings", "load_settings"]
@@ -94,6 +95,11 @@ class Settings(BaseModel):
     mqtt_cert_file: Path | None = None
     mqtt_key_file: Path | None = None
 
+    # Rider pseudonyms: the HMAC-SHA256 key (at least 32 characters: openssl rand -hex 32).
+    rider_key: SecretStr | None = Field(default=None, min_length=32)
+    # Dead letters older than this (since last received) are deleted by the trip builder.
+    dead_letter_retention_days: int = Field(default=30, ge=1, le=36_500)
+
     # Ingester.
     mqtt_client_id: str = Field(default="pogo-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     mqtt_shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -115,6 +121,8 @@ class Settings(BaseModel):
     # from vehicles with no active device registry entry.
     ingest_require_registered: bool = False
     ingest_registry_refresh_s: float = Field(default=30.0, gt=0, le=3600)
+    # The metrics endpoint listens on this machine only unless told otherwise (compose: 0.0.0.0).
+    ingest_metrics_host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
 
     # Store. ``timescaledb``: auto uses it where usable (one warning says why not otherwise),
     # require refuses to run without it, off never creates it. The TimescaleDB path reads the
@@ -136,6 +144,7 @@ class Settings(BaseModel):
     http_port: int = Field(default=8000, ge=0, le=65535)
     api_write_token: SecretStr | None = None
     api_read_token: SecretStr | None = None
+    api_operator_token: SecretStr | None = None
     # Request bodies over this many bytes get 413 before they are read whole.
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
@@ -255,6 +264,13 @@ class Settings(BaseModel):
         self.require("database_url")
         assert self.database_url is not None  # for mypy: require() raised otherwise
         return self.database_url.get_secret_value()
+
+    @property
+    def rider(self) -> RiderKey:
+        """The rider pseudonyms' key; :meth:`require` it first."""
+        self.require("rider_key")
+        assert self.rider_key is not None  # for mypy: require() raised otherwise
+        return RiderKey(self.rider_key.get_secret_value().encode())
 
     @property
     def mqtt(self) -> MqttUrl:

@@ -139,11 +139,13 @@ class Plan:
 
 
 def _tokens(prefix: str, seed: int, salt: int, index: I64) -> npt.NDArray[np.str_]:
-    """Stable pseudonymous hex tokens: one per index (a hash, never a name)."""
+    """Stable pseudonymous hex tokens: one per index (a hash, never a name). The last of the
+    16 characters is a decimal digit, so each token has the opaque shape riders must have (a
+    letter and a digit)."""
     keys = splitmix64(
         index.astype(np.uint64) ^ splitmix64(np.array([seed * 1000 + salt], np.uint64))
     )
-    return np.array([f"{prefix}{int(k):016x}" for k in keys], dtype="U24")
+    return np.array([f"{prefix}{int(k) >> 4:015x}{int(k) % 10}" for k in keys], dtype="U24")
 
 
 def _segment_cumsum_before(values: F64, new_segment: B) -> F64:

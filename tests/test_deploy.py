@@ -47,6 +47,7 @@ def test_compose_file_is_valid() -> None:
         "POGO_DB_PASSWORD": "x",
         "POGO_MQTT_INGEST_PASSWORD": "w",
         "POGO_API_WRITE_TOKEN": "y",
+        "POGO_RIDER_KEY": "k" * 32,
         "GRAFANA_ADMIN_PASSWORD": "z",
     }
     ok = subprocess.run(
@@ -189,6 +190,7 @@ def test_compose_passes_any_password_apart_from_the_url_and_offers_a_simulator()
         "POGO_DB_PASSWORD": password,
         "POGO_MQTT_INGEST_PASSWORD": "w",
         "POGO_API_WRITE_TOKEN": "y",
+        "POGO_RIDER_KEY": "k" * 32,
         "GRAFANA_ADMIN_PASSWORD": "z",
     }
 

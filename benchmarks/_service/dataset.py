@@ -4,7 +4,7 @@ The database ``pogo_bench_service_<version>`` on the benchmark server is reused 
 a complete data set (a ``bench_meta`` row written last); delete it to rebuild. Building it:
 
 1. ``simulators.simulate(simulators.benguerir(seed=7, days=730))`` and
-   ``pogo.backfill.backfill(dsn, sim)``: about 24 million telemetry points and the ride events,
+   ``pogo.backfill.backfill(dsn, sim, key)``: about 24 million telemetry points and the ride events,
    written with COPY.
 2. Trips: by the trip builder when ``fleet`` ships one; otherwise (and the report says so)
    from the simulator's ground truth, one trips row per true ride, CO2 per trip from
@@ -28,9 +28,12 @@ from psycopg import sql
 import emissions
 import simulators
 from fleet import upgrade
+from fleet.riders import RiderKey
+from fleet.store import StoreOptions
 from pogo.backfill import backfill
 
 VERSION = "v1"
+BENCH_RIDER_KEY = RiderKey(b"benchmark-rider-key-not-a-secret-0123")
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)  # 731 days: the scenario's two years and a day
 
@@ -175,10 +178,12 @@ def _build(admin: str, name: str, dsn: str, log: Any) -> Dataset:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         upgrade(dsn)
         log(f"simulated {len(sim.truth):,} rides; backfilling telemetry (minutes)...")
-        counts = backfill(dsn, sim)
+        counts = backfill(dsn, sim, BENCH_RIDER_KEY)
         log(f"backfilled {counts.points_inserted:,} points in {counts.seconds:.0f} s")
         _mark(dsn, "backfill")
-    upgrade(dsn)  # migrations that landed since the data set was started
+    # Migrations that landed since the data set was started (raw rider tokens of an older
+    # data set become pseudonyms).
+    upgrade(dsn, StoreOptions(rider_key=BENCH_RIDER_KEY))
     builder = _trip_builder()
     if builder is not None:
         log("building trips with the trip builder (minutes)...")

@@ -56,4 +56,5 @@ def store_options(settings: Settings) -> StoreOptions:
         telemetry_retention_days=settings.telemetry_retention_days,
         daily_refresh_window_days=settings.daily_refresh_window_days,
         timescaledb=settings.timescaledb,
+        rider_key=None if settings.rider_key is None else settings.rider,
     )

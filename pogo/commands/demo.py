@@ -13,6 +13,8 @@ acknowledge, stops the trip builder and the service, then the private services, 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shutil
 import signal
 import threading
@@ -31,6 +33,7 @@ import emissions
 from city import BackgroundServer
 from fleet import build_trips, upgrade
 from fleet.devices import hash_password, new_password, provision
+from fleet.store import delete_old_dead_letters
 from ingest import Ingester
 from pogo.commands._context import pass_settings, store_options
 from pogo.commands.broker import registry_config
@@ -58,6 +61,21 @@ log = structlog.get_logger("pogo.demo")
 _DEMO_INGESTER = "pogo-demo-ingest"
 #: The shortest window a continued run simulates (the planner needs whole rides to plan).
 _MIN_CONTINUED_DAYS = 0.1
+
+
+RIDER_KEY_FILE = "rider.key"
+
+
+def _demo_rider_key(state_dir: Path) -> SecretStr:
+    """The demo's rider key: made once (32 random bytes, hex) in the state directory, readable
+    by its owner only, and read back on every later run so pseudonyms stay the same."""
+    path = state_dir / RIDER_KEY_FILE
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return SecretStr(path.read_text(encoding="utf-8").strip())
 
 
 def _stop_event() -> threading.Event:
@@ -140,6 +158,7 @@ def _trip_builder(
         while not stop.is_set():
             try:
                 build_trips(dsn, rules, profile)
+                delete_old_dead_letters(dsn, settings.dead_letter_retention_days)
             except psycopg.OperationalError as exc:
                 log.warning("trips_build_failed", error=str(exc).strip())
             stop.wait(interval_s)
@@ -257,6 +276,9 @@ def demo(
         else:
             dsn = settings.dsn
             click.echo("database: POGO_DATABASE_URL")
+        if settings.rider_key is None:
+            settings = settings.model_copy(update={"rider_key": _demo_rider_key(state_dir)})
+            click.echo(f"rider key: made for the demo in {state_dir / RIDER_KEY_FILE}")
         report = upgrade(dsn, store_options(settings))
         click.echo(
             f"schema: version {report.current_version}"

@@ -19,7 +19,7 @@ __all__ = ["ingest", "ingest_config"]
 
 def ingest_config(settings: Settings) -> IngestConfig:
     """The ingester's configuration from the settings (database and broker URLs required)."""
-    settings.require("database_url", "mqtt_url")
+    settings.require("database_url", "mqtt_url", "rider_key")
     mqtt = settings.mqtt
     return IngestConfig(
         mqtt_host=mqtt.host,
@@ -46,6 +46,8 @@ def ingest_config(settings: Settings) -> IngestConfig:
         metrics_port=settings.ingest_metrics_port,
         require_registered=settings.ingest_require_registered,
         registry_refresh_s=settings.ingest_registry_refresh_s,
+        metrics_host=settings.ingest_metrics_host,
+        rider_key=settings.rider,
     )
 
 

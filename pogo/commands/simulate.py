@@ -294,8 +294,8 @@ def _run(settings: Settings, run: SimulateRun) -> None:
         return
     sim = run_simulation(config)
     if run.output == "backfill":
-        settings.require("database_url")
-        result = backfill(settings.dsn, sim)
+        settings.require("database_url", "rider_key")
+        result = backfill(settings.dsn, sim, settings.rider)
         click.echo(
             f"backfill: {result.points_inserted:,} points ({result.duplicates:,} duplicates "
             f"skipped), {result.events_inserted:,} events, {result.vehicles} vehicles in "

@@ -16,6 +16,7 @@ import structlog
 
 import emissions
 from fleet import RulesError, TripRules, build_trips
+from fleet.store import delete_old_dead_letters
 from pogo.commands._context import pass_settings
 from pogo.errors import PogoError, UnavailableError, database_unreachable
 from pogo.reconcile import reconcile as reconcile_rows
@@ -92,12 +93,19 @@ def _build(settings: Settings, follow: bool, rebuild: bool, interval: float | No
                 max_age_s=settings.ingest_max_age_days * 86_400,
                 rebuild=rebuild,
             )
+            deleted = delete_old_dead_letters(settings.dsn, settings.dead_letter_retention_days)
         except psycopg.OperationalError as exc:
             if not follow:
                 raise UnavailableError(database_unreachable(exc)) from exc
             log.warning("trips_build_failed", error=str(exc).strip(), retry_in_s=every)
         else:
             rebuild = False  # with --follow, only the first run rebuilds
+            if deleted:
+                log.info(
+                    "dead_letters_deleted",
+                    count=deleted,
+                    older_than_days=settings.dead_letter_retention_days,
+                )
             if not follow:
                 click.echo(
                     f"{report.vehicles} vehicles, {report.fixes} fixes: "

@@ -25,6 +25,8 @@ from fleet import (
     write_history,
     write_points,
 )
+from fleet.riders import pseudonym
+from tests.fixtures.settings import TEST_RIDER_KEY
 from tests.fleet.dropping import DROPPED_LAT, drop_marked_rows
 from wire.point import empty_points
 
@@ -122,23 +124,26 @@ def test_a_row_the_database_never_stores_is_reported_not_stored(
 
 
 def test_events_are_stored_once(conn: psycopg.Connection[Any]) -> None:
-    """Events are inserted in one statement; a repeat (in the input or stored) is skipped."""
+    """Events are inserted in one statement; a repeat (in the input or stored) is skipped; a
+    rider token is stored as its pseudonym, never as given."""
     key = _key(conn)
     at = dt.datetime(2024, 5, 6, 8, tzinfo=dt.UTC)
     events = Events(
         ts=[at, at, at],
         type=["ride_start", "ride_start", "fault"],
         ride_id=["r1", "r1", None],
-        rider=["tok-1234", "tok-1234", None],
+        rider=["tok-1234abcd-5678efgh", "tok-1234abcd-5678efgh", None],
         attributes=[{}, {}, {"code": "gps"}],
         received_at=[at, at, at],
     )
     with conn.transaction():
-        assert write_events(conn, [key] * 3, events) == 2
+        assert write_events(conn, [key] * 3, events, TEST_RIDER_KEY) == 2
     with conn.transaction():
-        assert write_events(conn, [key] * 3, events) == 0
+        assert write_events(conn, [key] * 3, events, TEST_RIDER_KEY) == 0
     rows = conn.execute("SELECT type, attributes FROM vehicle_events ORDER BY type").fetchall()
     assert rows == [("fault", {"code": "gps"}), ("ride_start", {})]
+    riders = conn.execute("SELECT rider FROM vehicle_events ORDER BY type").fetchall()
+    assert riders == [(None,), (pseudonym(TEST_RIDER_KEY, "tok-1234abcd-5678efgh"),)]
 
 
 def _chunk(ts_ms: list[int], vehicle: list[int], lat: float = 32.2) -> HistoryChunk:
@@ -157,10 +162,10 @@ def test_history_is_written_chunk_by_chunk_and_once(db_url: str) -> None:
     a re-run stores nothing."""
     vehicles = Vehicles(["tf", "tf"], ["h1", "h2"], [2.0, 3.0])
     chunks = [_chunk([T0, T0, T0 + 1], [0, 1, 0]), _chunk([T0 + 1, T0 + 2], [0, 1])]
-    report = write_history(db_url, vehicles, chunks)
+    report = write_history(db_url, vehicles, chunks, TEST_RIDER_KEY)
     assert (report.vehicles, report.points_given, report.points_stored) == (2, 5, 4)
     assert report.duplicates == 1
-    again = write_history(db_url, vehicles, chunks)
+    again = write_history(db_url, vehicles, chunks, TEST_RIDER_KEY)
     assert (again.points_stored, again.duplicates) == (0, 5)
 
 
@@ -168,10 +173,12 @@ def test_history_refuses_points_the_database_drops(db_url: str) -> None:
     """A history point the database neither stores nor holds stops the write with
     TelemetryWriteError, and its chunk is rolled back."""
     vehicles = Vehicles(["tf"], ["h1"], [2.0])
-    write_history(db_url, vehicles, [_chunk([T0], [0])])
+    write_history(db_url, vehicles, [_chunk([T0], [0])], TEST_RIDER_KEY)
     with psycopg.connect(db_url, autocommit=True) as c:
         drop_marked_rows(c, "always")
     with pytest.raises(TelemetryWriteError, match="neither stored nor holds 1 points"):
-        write_history(db_url, vehicles, [_chunk([T0, T0 + 1], [0, 0], lat=DROPPED_LAT)])
+        write_history(
+            db_url, vehicles, [_chunk([T0, T0 + 1], [0, 0], lat=DROPPED_LAT)], TEST_RIDER_KEY
+        )
     with psycopg.connect(db_url) as c:
         assert _count(c) == 1

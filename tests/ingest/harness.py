@@ -27,6 +27,7 @@ from ingest import IngestConfig, Ingester
 from pogo.commands.ingest import ingest_config
 from pogo.embedded import free_port
 from pogo.settings import MqttUrl, Settings
+from tests.fixtures.settings import RIDER_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -156,6 +157,7 @@ class IngestProcess:
             "POGO_INGEST_METRICS_PORT": str(self.metrics_port),
             "POGO_LOG_FORMAT": "json",
             "POGO_MQTT_SESSION_EXPIRY_S": "600",  # do not leave week-long sessions behind
+            "POGO_RIDER_KEY": RIDER_KEY,
             **env,
         }
         self.log_path = tmp / f"ingest-{client_id}-{uuid.uuid4().hex[:6]}.log"

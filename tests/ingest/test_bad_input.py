@@ -14,9 +14,17 @@ from typing import Any
 
 import psycopg
 
-from tests.fixtures.settings import SettingsFactory
+from fleet.riders import pseudonym
+from tests.fixtures.settings import TEST_RIDER_KEY, SettingsFactory
 from tests.ingest.builders import now_ms, point, track
-from tests.ingest.harness import Publisher, config_for, running, telemetry_count, wait_for
+from tests.ingest.harness import (
+    Publisher,
+    config_for,
+    count,
+    running,
+    telemetry_count,
+    wait_for,
+)
 from wire import binary
 from wire.topics import format_topic
 
@@ -110,12 +118,24 @@ def corpus() -> list[Case]:
         Case("unknown topic kind", point(), ["bad_topic"], topic="benguerir/b99/gps"),
         Case("a level too many", point(), ["bad_topic"], topic="benguerir/b98/telemetry/x"),
         Case("event of unknown type", {"ts": ts, "type": "wheelie"}, ["bad_event"], kind="events"),
-        Case(
-            "rider as a phone number",
-            {"ts": ts, "type": "ride_start", "rider": "+212 600 112233"},
-            ["bad_event"],
-            kind="events",
-        ),
+        *[
+            Case(
+                f"rider {what}",
+                {"ts": ts, "type": "ride_start", "rider": rider},
+                ["bad_event"],
+                kind="events",
+            )
+            for what, rider in [
+                ("as a phone number", "+212 600 112233"),
+                ("as a tel: URI", "tel:0612345678"),
+                ("as a phone number and a letter", "0612345678a"),
+                ("as sixteen digits", "0612345678901234"),
+                ("as a name", "Fatima Zahra El Idrissi"),
+                ("as a long name", "fatima-zahra-el-idrissi"),
+                ("as an e-mail address", "fatima.zahra@example.com"),
+                ("as a number", 612345678),
+            ]
+        ],
         Case("status neither online nor offline", b"maybe", ["bad_status"], kind="status"),
     ]
 
@@ -193,3 +213,39 @@ def test_a_rejected_point_keeps_its_own_payload_and_a_detail(
     lon_payload, lon_detail = rows["lon_range"]
     assert lon_payload == payload[8:48]
     assert lon_detail.startswith("point 0: lon is -200.0")
+
+
+def test_dead_letters_and_logs_keep_no_rider_token(
+    make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
+) -> None:
+    """Events refused for their type, their time or their JSON, each carrying a valid rider
+    token, and one whose rider is a phone number: none of the tokens is in any dead letter,
+    and the good event's rider is stored as its pseudonym only."""
+    config = config_for(make_settings())
+    topic = format_topic("corpus", "riders", "events", topic_root)
+    token, phone = "rdr-5f2a9c81d4e07b3a", "+212600112233"
+    ts = now_ms(-5)
+    messages: list[tuple[str, object]] = [
+        (
+            topic,
+            [
+                {"ts": ts, "type": "wheelie", "rider": token},
+                {"ts": ts, "type": "ride_start", "rider": token},
+            ],
+        ),
+        (topic, {"ts": now_ms(3600), "type": "ride_end", "rider": token}),  # in the future
+        (topic, b'{"ts": 1, "type": "ride_start", "rider": "' + token.encode() + b'"'),
+        (topic, {"ts": ts, "type": "ride_end", "rider": phone}),
+    ]
+    with running(config, db_url), Publisher(mqtt_url) as pub:
+        pub.publish_all(messages)
+        wait_for(
+            lambda: count(db_url, "SELECT count(*) FROM dead_letters") == 4, what="4 dead letters"
+        )
+    with psycopg.connect(db_url) as conn:
+        letters = conn.execute("SELECT payload, detail FROM dead_letters").fetchall()
+        riders = conn.execute("SELECT rider FROM vehicle_events").fetchall()
+    for payload, detail in letters:
+        for secret in (token, phone):
+            assert secret.encode() not in bytes(payload) and secret not in detail
+    assert riders == [(pseudonym(TEST_RIDER_KEY, token),)]

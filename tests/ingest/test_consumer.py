@@ -9,12 +9,15 @@ import random
 import orjson
 import psycopg
 
+from fleet.riders import pseudonym
 from ingest.payload import MAX_BATCH
-from tests.fixtures.settings import SettingsFactory
+from tests.fixtures.settings import TEST_RIDER_KEY, SettingsFactory
 from tests.ingest.builders import full_point, now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, count, running, telemetry_count, wait_for
 from wire import binary
 from wire.topics import format_topic
+
+TOKEN = "tok_5f2a9c81d4e07b3a"
 
 
 def test_every_wire_format_is_stored(
@@ -102,14 +105,23 @@ def test_a_bad_message_sent_again_is_one_dead_letter_counted_as_duplicate(
 def test_events_and_status_are_stored(
     make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
 ) -> None:
-    """Ride events go to vehicle_events (duplicates once), the status to vehicle_status."""
+    """Ride events go to vehicle_events (duplicates once) with the rider's pseudonym and only
+    the allow-listed fields, the status to vehicle_status."""
     config = config_for(make_settings())
     events = format_topic("benguerir", "e1", "events", topic_root)
     status = format_topic("benguerir", "e1", "status", topic_root)
     start = now_ms(-60)
     ride = [
-        {"ts": start, "type": "ride_start", "ride_id": "r-1", "rider": "tok_5f2a9c", "battery": 81},
-        {"ts": start + 50_000, "type": "ride_end", "ride_id": "r-1", "rider": "tok_5f2a9c"},
+        {
+            "ts": start,
+            "type": "ride_start",
+            "ride_id": "r-1",
+            "rider": TOKEN,
+            "soc_pct": 81,
+            "name": "Fatima",
+            "phone": "+212600112233",
+        },
+        {"ts": start + 50_000, "type": "ride_end", "ride_id": "r-1", "rider": TOKEN},
     ]
     with running(config, db_url) as ing, Publisher(mqtt_url) as pub:
         pub.publish_all([(events, ride), (events, ride[0]), (status, b"online")])
@@ -122,9 +134,10 @@ def test_events_and_status_are_stored(
         rows = conn.execute(
             "SELECT type, ride_id, rider, attributes FROM vehicle_events ORDER BY ts"
         ).fetchall()
+    stored = pseudonym(TEST_RIDER_KEY, TOKEN)
     assert rows == [
-        ("ride_start", "r-1", "tok_5f2a9c", {"battery": 81}),
-        ("ride_end", "r-1", "tok_5f2a9c", {}),
+        ("ride_start", "r-1", stored, {"soc_pct": 81}),  # fields off the allow-list dropped
+        ("ride_end", "r-1", stored, {}),
     ]
 
 

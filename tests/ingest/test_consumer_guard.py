@@ -22,7 +22,7 @@ from ingest import Ingester
 from ingest.batch import Batch, Message
 from ingest.errors import Reason
 from ingest.writer import Writer, prepare_connection
-from tests.fixtures.settings import SettingsFactory
+from tests.fixtures.settings import TEST_RIDER_KEY, SettingsFactory
 from tests.ingest.builders import now_ms, point, track
 from tests.ingest.harness import Publisher, config_for, count, running, telemetry_count, wait_for
 from tests.ingest.test_batch_properties import POISON
@@ -115,7 +115,7 @@ def _writer(db_url: str) -> tuple[ConnectionPool[Any], Writer]:
     pool: ConnectionPool[Any] = ConnectionPool(
         db_url, min_size=1, max_size=1, configure=prepare_connection, open=True
     )
-    return pool, Writer(pool)
+    return pool, Writer(pool, TEST_RIDER_KEY)
 
 
 def test_a_dead_letter_the_database_refuses_is_written_printable(

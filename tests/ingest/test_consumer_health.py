@@ -153,13 +153,19 @@ def test_queue_gauge_moves_while_the_worker_is_blocked(
 def test_a_message_the_database_refuses_is_counted_rejected(
     make_settings: SettingsFactory, mqtt_url: str, db_url: str, topic_root: str
 ) -> None:
-    """An event that passes validation but that PostgreSQL refuses (a NUL character in a
-    jsonb attribute) is dead-lettered as db_rejected and counted as a rejected message; the
-    point of the same batch is stored and counted accepted."""
+    """An event that passes validation but that PostgreSQL refuses (here a CHECK constraint
+    on its fault code; the attribute allow-list leaves no value of the wire contract that
+    PostgreSQL cannot store) is dead-lettered as db_rejected and counted as a rejected
+    message; the point of the same batch is stored and counted accepted."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE vehicle_events ADD CONSTRAINT test_refuses_x CHECK"
+            " (attributes->>'code' IS DISTINCT FROM 'x')"
+        )
     config = config_for(make_settings(), flush_interval_s=0.5)
     events = format_topic("fleet", "r1", "events", topic_root)
     telemetry = format_topic("fleet", "r1", "telemetry", topic_root)
-    refused = {"ts": now_ms(-5), "type": "fault", "code": "\u0000"}
+    refused = {"ts": now_ms(-5), "type": "fault", "code": "x"}
     with running(config, db_url) as ing, Publisher(mqtt_url) as pub:
         pub.publish_all([(telemetry, point(now_ms(-5))), (events, refused)])
         wait_for(

@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from ingest.batch import Batch, Message, WriteSet
 from ingest.validation import Rules
 from ingest.writer import Writer, prepare_connection
+from tests.fixtures.settings import TEST_RIDER_KEY
 from tests.fleet.dropping import DROPPED_LAT, drop_marked_rows
 from tests.ingest.builders import full_point, now_ms, point, track
 from wire.topics import format_topic
@@ -37,7 +38,7 @@ def write_set(*messages: tuple[str, Any], received_at: float | None = None) -> W
 def writer(db_url: str) -> Iterator[Writer]:
     """A writer on a pool of this test's database."""
     with ConnectionPool(db_url, min_size=1, max_size=2, configure=prepare_connection) as pool:
-        yield Writer(pool)
+        yield Writer(pool, TEST_RIDER_KEY)
 
 
 def _rows(db_url: str, query: str) -> list[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ import psycopg
 
 from pogo.backfill import backfill
 from simulators import simulate
+from tests.fixtures.settings import TEST_RIDER_KEY
 from tests.simulators.builders import scenario
 
 
@@ -16,7 +17,7 @@ def test_backfill_stores_each_point_once(db_url: str) -> None:
     sim = simulate(scenario(days=1.5, faults=True))
     points = sim.points
     distinct = np.unique(np.stack([points["vehicle_index"], points["ts"].astype(np.int64)]), axis=1)
-    counts = backfill(db_url, sim, chunk_days=0.5)
+    counts = backfill(db_url, sim, TEST_RIDER_KEY, chunk_days=0.5)
     assert counts.vehicles == 8
     assert counts.points_inserted == distinct.shape[1]
     assert counts.points_sent == points.size
@@ -34,7 +35,7 @@ def test_backfill_stores_each_point_once(db_url: str) -> None:
     assert events == (sim.events.size,)
     assert rides == (sim.truth.size,)
     assert battery == (sim.config.battery_kwh,)
-    again = backfill(db_url, sim)
+    again = backfill(db_url, sim, TEST_RIDER_KEY)
     assert again.points_inserted == 0 and again.events_inserted == 0
 
 

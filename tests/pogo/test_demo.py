@@ -19,6 +19,9 @@ import httpx
 import psycopg
 import pytest
 
+OPERATOR = "demo-operator-token"
+AS_OPERATOR = {"Authorization": f"Bearer {OPERATOR}"}
+
 
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
@@ -42,8 +45,8 @@ def _port_open(port: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Signals) -> None:
     """With no POGO_DATABASE_URL or POGO_MQTT_URL, the demo starts private services, migrates,
-    says where they run, and stops them on Ctrl-C (SIGINT), SIGTERM or a closed terminal
-    (SIGHUP), exiting 0."""
+    says where they run, makes its rider key (owner-only) in its state directory, and stops
+    them on Ctrl-C (SIGINT), SIGTERM or a closed terminal (SIGHUP), exiting 0."""
     proc, output = _start_demo(state_dir)
     assert "ready" in output, output
     db = re.search(r"private PostgreSQL at (postgresql://\S+)", output)
@@ -61,11 +64,18 @@ def test_demo_starts_and_stops_its_own_services(state_dir: Path, sig: signal.Sig
     assert not _port_open(db_port)
     assert not _port_open(mqtt_port)
     assert (state_dir / "postgres" / "PG_VERSION").exists()
+    key = state_dir / "rider.key"
+    assert len(key.read_text().strip()) == 64 and key.stat().st_mode & 0o077 == 0
 
 
 def _start_demo(state_dir: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POGO_")}
-    env.update(POGO_STATE_DIR=str(state_dir), POGO_HTTP_PORT="0", POGO_LOG_FORMAT="json")
+    env.update(
+        POGO_STATE_DIR=str(state_dir),
+        POGO_HTTP_PORT="0",
+        POGO_LOG_FORMAT="json",
+        POGO_API_OPERATOR_TOKEN=OPERATOR,
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "pogo", "demo", *args],
         stdout=subprocess.PIPE,
@@ -100,7 +110,7 @@ def test_demo_report_answers_with_the_simulated_fleets_figures(state_dir: Path) 
         deadline = time.monotonic() + 150
         figures: dict[str, float] = {}
         while time.monotonic() < deadline:
-            body = httpx.get(f"{base}/api/v1/learning-city", timeout=10).json()
+            body = httpx.get(f"{base}/api/v1/learning-city", headers=AS_OPERATOR, timeout=10).json()
             live = next(p for p in body["programmes"] if p["programme_id"] == "pogo-live")
             figures = {i["indicator_id"]: i["value"] for i in live["indicators"]}
             if figures["trips"] > 0:
@@ -108,7 +118,10 @@ def test_demo_report_answers_with_the_simulated_fleets_figures(state_dir: Path) 
             time.sleep(2)
         assert figures.get("trips", 0) > 0, figures
         assert figures["km"] > 0 and figures["people"] > 0
-        vehicles = httpx.get(f"{base}/api/v1/vehicles", timeout=10).json()["vehicles"]
+        assert httpx.get(f"{base}/api/v1/vehicles", timeout=10).status_code == 401
+        vehicles = httpx.get(f"{base}/api/v1/vehicles", headers=AS_OPERATOR, timeout=10).json()[
+            "vehicles"
+        ]
         assert len(vehicles) == 40
         page = httpx.get(f"{base}/report", timeout=30)
         assert page.status_code == 200
