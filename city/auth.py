@@ -7,7 +7,16 @@ depends on who asks reads that one decision: the routers' :data:`ReadAccess` and
 the figure cache (:mod:`city.cache`), whose every key holds the caller's access, so an answer
 kept for one caller is only ever served to a caller with the same access.
 
-Reading needs no token unless a read token is set; editing needs the write token.
+Who may see what:
+
+- aggregates (summary, time series, emissions, learning city, the report) need no token
+  unless a read token is set;
+- trip-level data (trips, vehicle positions) needs a token, read, write or operator
+  (:data:`TokenAccess`);
+- editing programme tables needs the write token;
+- only the operator token (``POGO_API_OPERATOR_TOKEN``) sees rider pseudonyms and exact
+  distinct-rider counts below :data:`city.privacy.K_ANONYMITY`; ``operator`` is an access of
+  its own, so the caches keep its answers apart.
 """
 
 from __future__ import annotations
@@ -30,20 +39,25 @@ __all__ = [
     "Caller",
     "CallerMiddleware",
     "ReadAccess",
+    "TokenAccess",
     "WriteAccess",
     "caller_of",
     "decide",
     "read_refusal",
     "require_read",
+    "require_token",
     "require_write",
 ]
 
-Access = Literal["anonymous", "read", "write"]
+Access = Literal["anonymous", "read", "write", "operator"]
 
 _CALLER = "caller"  # the request-state key holding the request's Caller
 
 # Declares the bearer scheme in the OpenAPI document; the decision itself is decide()'s.
-_bearer = HTTPBearer(auto_error=False, description="POGO_API_READ_TOKEN or POGO_API_WRITE_TOKEN")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="POGO_API_READ_TOKEN, POGO_API_WRITE_TOKEN or POGO_API_OPERATOR_TOKEN",
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
@@ -53,7 +67,7 @@ class Caller:
 
     Attributes
     ----------
-    access : {"anonymous", "read", "write"}
+    access : {"anonymous", "read", "write", "operator"}
         ``anonymous`` without a bearer token (or with another scheme).
     refused : str or None
         Why the token was refused (a bearer token that is not one of this service's): every
@@ -74,6 +88,8 @@ def decide(config: ServiceConfig, authorization: str | None) -> Caller:
     scheme, token = get_authorization_scheme_param(authorization)
     if not (authorization and scheme and token) or scheme.lower() != "bearer":
         return Caller("anonymous")
+    if _same(token, config.operator_token):
+        return Caller("operator")
     if _same(token, config.write_token):
         return Caller("write")
     if _same(token, config.read_token):
@@ -121,6 +137,17 @@ def require_read(request: Request, credentials: Credentials) -> Access:
     return caller.access
 
 
+def require_token(request: Request, credentials: Credentials) -> Access:
+    """Let the request read trip-level data (trips, vehicle positions): any token of this
+    service, even when reading aggregates is open."""
+    caller = caller_of(request.scope)
+    if caller.refused is not None:
+        raise AuthenticationError(caller.refused)
+    if caller.access == "anonymous":
+        raise AuthenticationError("trip-level data needs a bearer token (read, write or operator)")
+    return caller.access
+
+
 def require_write(request: Request, credentials: Credentials) -> Access:
     """Let the request edit: the write token only."""
     config: ServiceConfig = request.app.state.config
@@ -137,4 +164,5 @@ def require_write(request: Request, credentials: Credentials) -> Access:
 
 
 ReadAccess = Annotated[Access, Depends(require_read)]
+TokenAccess = Annotated[Access, Depends(require_token)]
 WriteAccess = Annotated[Access, Depends(require_write)]

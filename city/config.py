@@ -20,6 +20,8 @@ class ServiceConfig:
     write_token, read_token
         Bearer tokens. Editing a programme table needs ``write_token`` (no editing when it is
         None); reading needs ``read_token`` only when it is set (the write token reads too).
+    operator_token
+        The one token that sees rider pseudonyms and exact distinct-rider counts below 10.
     max_window_days
         The longest ``[from, to)`` window a request may ask for.
     max_buckets
@@ -46,6 +48,7 @@ class ServiceConfig:
     pool_size: int = 4
     write_token: str | None = field(default=None, repr=False)
     read_token: str | None = field(default=None, repr=False)
+    operator_token: str | None = field(default=None, repr=False)
     max_window_days: int = 3660
     max_buckets: int = 1500
     max_page_size: int = 1000

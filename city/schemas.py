@@ -71,7 +71,10 @@ class Figures(BaseModel):
 
     trips: int
     distance_km: float
-    riders: int = Field(description="Distinct pseudonymous riders (trips without one: none).")
+    riders: int | None = Field(
+        description="Distinct pseudonymous riders (trips without one: none). Null when below "
+        "10 (k-anonymity, k = 10, as MDS does for cities), except for the operator token."
+    )
     vehicles_active: int
     energy_kwh: float = Field(description="Battery energy used, where the trips carry it.")
     trips_without_energy: int
@@ -232,7 +235,11 @@ class Trip(BaseModel):
     fleet: str
     vehicle: str
     ride_id: str | None
-    rider: str | None
+    rider: str | None = Field(
+        default=None,
+        description="The rider's pseudonym (HMAC-SHA256 of the device's token): present only "
+        "for the operator token.",
+    )
     source: str
     start_ts: datetime
     end_ts: datetime

@@ -11,6 +11,7 @@ from city.buckets import bucket_start, next_bucket
 from city.cache import CachedFigures
 from city.errors import BadParameterError
 from city.params import Window, parse_rfc3339
+from city.privacy import published_riders
 
 __all__ = ["figures", "json_response", "optional_window", "window_dict"]
 
@@ -27,9 +28,14 @@ _FIGURE_KEYS = (
 _INTEGERS = {"trips", "riders", "vehicles_active", "trips_without_energy"}
 
 
-def figures(row: dict[str, Any]) -> dict[str, Any]:
-    """The :class:`~city.schemas.Figures` of a query row."""
-    return {k: int(row[k]) if k in _INTEGERS else float(row[k]) for k in _FIGURE_KEYS}
+def figures(row: dict[str, Any], exact_riders: bool) -> dict[str, Any]:
+    """The :class:`~city.schemas.Figures` of a query row; the distinct-rider count as
+    :func:`city.privacy.published_riders` publishes it."""
+    out: dict[str, Any] = {
+        k: int(row[k]) if k in _INTEGERS else float(row[k]) for k in _FIGURE_KEYS
+    }
+    out["riders"] = published_riders(int(row["riders"]), exact_riders)
+    return out
 
 
 def json_response(body: bytes) -> Response:

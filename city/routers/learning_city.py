@@ -13,6 +13,7 @@ from city.deps import Config, Connection, Figures
 from city.errors import BadParameterError, NotFoundError, PreconditionFailedError
 from city.etags import check_preconditions, indicator_etag, none_match
 from city.params import Window
+from city.privacy import published_riders, sees_riders
 from city.routers._shared import optional_window, window_dict
 from city.schemas import ChangeList, Indicator, IndicatorPatch, IndicatorWrite, LearningCity
 
@@ -48,8 +49,11 @@ _EDIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, Any]:
-    """The POGO table measured from telemetry, in the shape of the programme tables."""
+def live_programme(
+    win: Window | None, row: dict[str, Any] | None, exact_riders: bool
+) -> dict[str, Any]:
+    """The POGO table measured from telemetry, in the shape of the programme tables (people
+    as :func:`city.privacy.published_riders` publishes them)."""
     period = (
         f"{win.start:%Y-%m-%d %H:%M} to {win.end:%Y-%m-%d %H:%M} UTC (measured; end excluded)"
         if win is not None
@@ -57,11 +61,12 @@ def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, 
     )
     source = "POGO fleet telemetry: trips built by the trip builder, CO2 as stored per trip"
     values = row or {"riders": 0, "distance_km": 0.0, "trips": 0, "co2_avoided_kg": 0.0}
+    people = published_riders(int(values["riders"]), exact_riders)
     rows = [
         (
             "people",
             "People who used the electric motorcycles (distinct riders)",
-            float(values["riders"]),
+            None if people is None else float(people),
             "people",
         ),
         ("km", "Kilometres travelled", float(values["distance_km"]), "km"),
@@ -90,7 +95,9 @@ def live_programme(win: Window | None, row: dict[str, Any] | None) -> dict[str, 
     }
 
 
-async def learning_city_tables(figs: CachedFigures, win: Window | None) -> dict[str, Any]:
+async def learning_city_tables(
+    figs: CachedFigures, win: Window | None, exact_riders: bool
+) -> dict[str, Any]:
     """Every stored programme table with the live table placed right after POGO's."""
     conn = await figs.connection()
     programmes = await queries.list_programmes(conn)
@@ -100,7 +107,7 @@ async def learning_city_tables(figs: CachedFigures, win: Window | None) -> dict[
     for ind in indicators:
         by_programme.setdefault(ind["programme_id"], []).append(ind)
     tables: list[dict[str, Any]] = []
-    live = live_programme(win, row)
+    live = live_programme(win, row, exact_riders)
     for p in programmes:
         tables.append({**p, "live": False, "indicators": by_programme.get(p["programme_id"], [])})
         if p["programme_id"] == "pogo":
@@ -124,7 +131,7 @@ async def learning_city(
     period and source, and the live POGO table (people, km, trips, CO2 avoided) beside the
     city's reported one. Without ``from`` and ``to`` the live table covers all stored trips."""
     win = await optional_window(figs, from_, to, config.max_window_days)
-    return LearningCity.model_validate(await learning_city_tables(figs, win))
+    return LearningCity.model_validate(await learning_city_tables(figs, win, sees_riders(access)))
 
 
 @router.get("/changes", response_model=ChangeList)

@@ -17,6 +17,7 @@ from city.charts import bar_chart
 from city.deps import Config, Figures
 from city.params import Window, check_buckets
 from city.presentation import mass, quantity
+from city.privacy import K_ANONYMITY_NOTE, published_riders, sees_riders
 from city.routers._shared import figures, optional_window
 from city.routers.learning_city import learning_city_tables
 from city.spreadsheet import csv_text
@@ -99,7 +100,7 @@ async def report(
         co2_scale = 1000.0 if co2_unit == "t" else 1.0
         context.update(
             bucket=chosen,
-            totals=figures(row),
+            totals=figures(row, sees_riders(access)),
             comparison=[
                 {**methodology.describe(name, []), **methodology.totals(name, row)}
                 for name in methodology.profile_names()
@@ -132,7 +133,8 @@ async def report(
     else:
         context["query"] = ""
     context["described"] = methodology.describe(profile, stored)
-    context["tables"] = (await learning_city_tables(figs, win))["programmes"]
+    context["tables"] = (await learning_city_tables(figs, win, sees_riders(access)))["programmes"]
+    context["k_anonymity"] = K_ANONYMITY_NOTE
     context["explanation"] = methodology.explain(profile)
     return templates.TemplateResponse(request, "report.html", context)
 
@@ -155,14 +157,17 @@ async def figures_csv(
     to: ToQ = None,
     bucket: BucketQ = None,
 ) -> Response:
-    """The report's figures per bucket as CSV (one header row, then one row per bucket)."""
+    """The report's figures per bucket as CSV (one header row, then one row per bucket; a
+    distinct-rider count below 10 is empty, k-anonymity, except for the operator token)."""
     win = await optional_window(figs, from_, to, config.max_window_days)
     rows: list[list[Any]] = [list(_CSV_COLUMNS)]
+    exact = sees_riders(access)
     if win is not None:
         _, series = await _series(request, figs, win, bucket)
         for r in series:
+            cells = {**r, "riders": published_riders(int(r["riders"]), exact)}
             rows.append(
-                [r[c].isoformat() if c.startswith("bucket") else r[c] for c in _CSV_COLUMNS]
+                [cells[c].isoformat() if c.startswith("bucket") else cells[c] for c in _CSV_COLUMNS]
             )
     return _csv(rows, "pogo-figures.csv")
 
@@ -186,7 +191,7 @@ async def learning_city_csv(
 ) -> Response:
     """Every programme table, the live POGO one included, as CSV (one row per indicator)."""
     win = await optional_window(figs, from_, to, config.max_window_days)
-    tables = (await learning_city_tables(figs, win))["programmes"]
+    tables = (await learning_city_tables(figs, win, sees_riders(access)))["programmes"]
     rows: list[list[Any]] = [list(_LEARNING_CITY_CSV_COLUMNS)]
     for t in tables:
         for i in t["indicators"]:

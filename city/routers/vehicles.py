@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from city import queries
-from city.auth import ReadAccess
+from city.auth import TokenAccess
 from city.deps import Connection
 from city.errors import BadParameterError, NotFoundError
 from city.schemas import Vehicle, VehicleList
@@ -23,11 +23,12 @@ FleetParam = Annotated[str | None, Query(pattern=_WIRE_ID, description="Fleet id
 @router.get("", response_model=VehicleList)
 async def vehicles(
     conn: Connection,
-    access: ReadAccess,
+    access: TokenAccess,
     fleet: FleetParam = None,
     state: Annotated[Literal["riding", "parked", "charging", "offline"] | None, Query()] = None,
 ) -> VehicleList:
-    """Every vehicle: last position, state, state of charge, last seen. Vehicles the trip
+    """Every vehicle: last position, state, state of charge, last seen (positions are
+    trip-level data: a bearer token is needed even when reading is open). Vehicles the trip
     builder has not placed yet show their last telemetry point and no state."""
     rows = await queries.list_vehicles(conn, fleet=fleet, state=state)
     return VehicleList.model_validate({"vehicles": rows})
@@ -37,7 +38,7 @@ async def vehicles(
 async def vehicle(
     vehicle_id: Annotated[str, Path(pattern=_WIRE_ID, description="Vehicle id on the wire.")],
     conn: Connection,
-    access: ReadAccess,
+    access: TokenAccess,
     fleet: FleetParam = None,
 ) -> Vehicle:
     """One vehicle; give ``fleet`` when two fleets use the same vehicle id."""

@@ -23,6 +23,7 @@ def service_config(settings: Settings, dsn: str | None = None) -> ServiceConfig:
         pool_size=settings.database_pool_size,
         write_token=secret(settings.api_write_token),
         read_token=secret(settings.api_read_token),
+        operator_token=secret(settings.api_operator_token),
         max_body_bytes=settings.api_max_body_bytes,
     )
 

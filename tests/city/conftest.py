@@ -14,6 +14,8 @@ from pogo.embedded import free_port
 
 WRITE_TOKEN = "write-secret"
 READ_TOKEN = "read-secret"
+OPERATOR_TOKEN = "operator-secret"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 ClientFactory = Callable[..., httpx.Client]
 
@@ -25,7 +27,12 @@ def make_client(db_url: str) -> Iterator[ClientFactory]:
     stack = contextlib.ExitStack()
 
     def build(**overrides: object) -> httpx.Client:
-        options: dict[str, object] = {"dsn": db_url, "write_token": WRITE_TOKEN, "pool_size": 2}
+        options: dict[str, object] = {
+            "dsn": db_url,
+            "write_token": WRITE_TOKEN,
+            "operator_token": OPERATOR_TOKEN,
+            "pool_size": 2,
+        }
         options.update(overrides)
         config = ServiceConfig(**options)  # type: ignore[arg-type]
         server = stack.enter_context(BackgroundServer(config, port=free_port()))
@@ -44,6 +51,8 @@ def client(make_client: ClientFactory) -> httpx.Client:
 @pytest.fixture
 def live_server(db_url: str) -> Iterator[BackgroundServer]:
     """The service on this test's database under a real uvicorn on a free port."""
-    config = ServiceConfig(dsn=db_url, write_token=WRITE_TOKEN, pool_size=2)
+    config = ServiceConfig(
+        dsn=db_url, write_token=WRITE_TOKEN, operator_token=OPERATOR_TOKEN, pool_size=2
+    )
     with BackgroundServer(config, port=free_port()) as server:
         yield server

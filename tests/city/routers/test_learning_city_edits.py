@@ -159,7 +159,7 @@ def test_a_cursor_of_booleans_is_422_naming_cursor(client: httpx.Client) -> None
         "to": "2025-03-02T00:00:00Z",
         "cursor": "W3RydWUsZmFsc2Vd",
     }
-    response = client.get("/api/v1/trips", params=params)
+    response = client.get("/api/v1/trips", params=params, headers=WRITE)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -9,8 +10,17 @@ import psycopg
 import pytest
 
 from tests.city.builders import t, trip, vehicle, zone
+from tests.city.conftest import READ_TOKEN
 
 WINDOW = {"from": "2025-03-01T00:00:00Z", "to": "2025-03-02T00:00:00Z"}
+
+
+@pytest.fixture
+def client(make_client: Callable[..., httpx.Client]) -> httpx.Client:
+    """The service with a read token, asked with it: trip-level data needs a token."""
+    client = make_client(read_token=READ_TOKEN)
+    client.headers["Authorization"] = f"Bearer {READ_TOKEN}"
+    return client
 
 
 def test_trips_pages_through_the_window_in_start_order(

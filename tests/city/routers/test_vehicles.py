@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import psycopg
 import pytest
 
 from tests.city.builders import point, state, t, vehicle
+from tests.city.conftest import READ_TOKEN
+
+
+@pytest.fixture
+def client(make_client: Callable[..., httpx.Client]) -> httpx.Client:
+    """The service with a read token, asked with it: trip-level data needs a token."""
+    client = make_client(read_token=READ_TOKEN)
+    client.headers["Authorization"] = f"Bearer {READ_TOKEN}"
+    return client
 
 
 def test_vehicles_show_state_position_soc_and_last_seen(
