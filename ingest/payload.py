@@ -379,15 +379,6 @@ def _event(element: object, i: int) -> Event:
     return Event(ts_ms, kind, ride_id, rider, attributes)
 
 
-def _storable(attributes: dict[str, Any]) -> bool:
-    """Whether ``attributes`` survive as JSON unchanged (orjson writes NaN as null, refuses
-    integers beyond 64 bits, lone surrogates and nesting past 255 levels)."""
-    try:
-        return bool(orjson.loads(orjson.dumps(attributes)) == attributes)
-    except (TypeError, orjson.JSONDecodeError, RecursionError):
-        return False
-
-
 def decode_events(payload: bytes) -> tuple[list[Event], list[tuple[int, Any, DecodeError]]]:
     """Decode an events payload: the good events, and ``(index, element, error)`` for the bad.
 
