@@ -23,6 +23,7 @@ from fleet.telemetry import (
     write_history,
     write_points,
 )
+from tests.fixtures.settings import TEST_RIDER_KEY
 from tests.fleet.test_timescale import daily, raw_daily
 from wire.point import empty_points
 
@@ -94,11 +95,11 @@ def test_backfill_over_a_compressed_range_loses_nothing(timescale_url: str) -> N
             points_at(ts), np.zeros(len(ts), np.int64), ts.copy(), NO_EVENTS, np.zeros(0, np.int64)
         )
 
-    first = write_history(timescale_url, vehicles, [chunk(stored_first)])
+    first = write_history(timescale_url, vehicles, [chunk(stored_first)], TEST_RIDER_KEY)
     assert first.points_stored == len(stored_first)
     with psycopg.connect(timescale_url, autocommit=True) as conn:
         assert compress_all(conn) >= 10
-    again = write_history(timescale_url, vehicles, [chunk(every_min)])
+    again = write_history(timescale_url, vehicles, [chunk(every_min)], TEST_RIDER_KEY)
     assert again.points_stored == len(every_min) - len(stored_first)
     assert again.duplicates == len(stored_first)
     with psycopg.connect(timescale_url) as conn:

@@ -163,7 +163,11 @@ def test_timeseries_by_hour_covers_a_day_in_24_buckets(
     by_hour = {b["bucket_start"][11:13]: b for b in buckets}
     assert by_hour["07"]["trips"] == 2
     assert by_hour["07"]["distance_km"] == pytest.approx(5.0)
-    assert by_hour["07"]["riders"] == 2
+    assert by_hour["07"]["riders"] is None  # 2 distinct riders: below k = 10, not published
+    exact = client.get(
+        "/api/v1/mobility/timeseries", params={**day, "bucket": "hour"}, headers=OPERATOR
+    )
+    assert {b["bucket_start"][11:13]: b for b in exact.json()["points"]}["07"]["riders"] == 2
     assert by_hour["18"]["trips"] == 1
     assert sum(b["trips"] for b in buckets) == 3
     summary = client.get("/api/v1/mobility/summary", params=day).json()["figures"]
