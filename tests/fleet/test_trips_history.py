@@ -13,6 +13,7 @@ from fleet import queries
 from fleet.rules import TripRules
 from fleet.telemetry import Events, HistoryChunk, Vehicles, write_history
 from fleet.trips import build_trips
+from tests.fixtures.settings import TEST_RIDER_KEY
 from tests.fleet.builders import at, insert_fixes, vehicle_key
 from tests.fleet.test_trips import day
 from wire.point import empty_points
@@ -106,7 +107,7 @@ def test_a_backfill_reaches_the_next_build(db_url: str, db: Any) -> None:
         point_received_ms=pts["ts_ms"] + 500, events=Events([], [], [], [], [], []),
         event_vehicle=np.zeros(0, np.int64),
     )  # fmt: skip
-    report = write_history(db_url, Vehicles(["pogo"], ["m001"], [2.0]), [chunk])
+    report = write_history(db_url, Vehicles(["pogo"], ["m001"], [2.0]), [chunk], TEST_RIDER_KEY)
     assert report.points_stored == len(history)
     build_trips(db_url, RULES, PROFILE, now=at(60_100), max_age_s=3 * 86_400)
     incremental = stored_trips(db)

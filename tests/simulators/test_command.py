@@ -18,6 +18,7 @@ from pogo.commands.simulate import SimulateRun, simulate
 from pogo.embedded import PrivateMosquitto
 from simulators import FaultRates, read_truth
 from tests.fixtures.secured_broker import SecuredBroker, run_pogo
+from tests.fixtures.settings import RIDER_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +47,7 @@ def test_backfill_writes_history_and_truth(db_url: str, tmp_path: Path) -> None:
     """``--output backfill`` stores telemetry and events; ``--truth`` writes the rides;
     ``--no-ride-events`` leaves ride events out (a motion-only fleet)."""
     truth = tmp_path / "truth.csv"
-    env = {"POGO_DATABASE_URL": db_url}
+    env = {"POGO_DATABASE_URL": db_url, "POGO_RIDER_KEY": RIDER_KEY}
     args = ("--output", "backfill", "--days", "1", "--vehicles", "5", "--start", "2024-05-06")
     result = pogo(*args, "--no-ride-events", "--truth", str(truth), env=env)
     assert result.returncode == 0, result.stderr

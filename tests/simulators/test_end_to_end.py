@@ -23,6 +23,7 @@ import pytest
 from pogo.embedded import PrivateMosquitto, free_port
 from simulators import STATE_RIDING, FaultRates, simulate
 from simulators.publish import MqttTarget, live_start, publish
+from tests.fixtures.settings import RIDER_KEY
 from tests.simulators.builders import scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,7 @@ def ingester(
         "POGO_INGEST_METRICS_PORT": str(free_port()),
         "POGO_LOG_FORMAT": "json",
         "POGO_MQTT_SESSION_EXPIRY_S": "600",
+        "POGO_RIDER_KEY": RIDER_KEY,
     }
     with log_path.open("ab") as log:
         process = subprocess.Popen(
