@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from tests.fixtures.settings import RIDER_KEY
+
 from . import workload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -213,12 +215,14 @@ def run_ingest(
                     env={
                         **os.environ,
                         "POGO_DATABASE_URL": dsn,
+                        "POGO_RIDER_KEY": RIDER_KEY,
                         "POGO_MQTT_URL": env.broker.url,
                         "POGO_MQTT_TOPIC_ROOT": root,
                         "POGO_MQTT_CLIENT_ID": f"{group}-{i}",
                         "POGO_MQTT_SESSION_EXPIRY_S": "60",
                         "POGO_INGEST_METRICS_PORT": "0",
                         "POGO_LOG_FORMAT": "json",
+                        "POGO_LOG_LEVEL": "debug",  # the per-batch commit lines timed below
                         **({"POGO_MQTT_SHARED_GROUP": group} if ingesters > 1 else {}),
                         **(access.ingester_env(i) if access.ingester_env else {}),
                     },
