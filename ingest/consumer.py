@@ -44,6 +44,7 @@ from ingest.config import IngestConfig
 from ingest.errors import Reason
 from ingest.metrics import IngestMetrics
 from ingest.registry import Registry
+from ingest.summary import Summary
 from ingest.validation import Rules
 from ingest.writer import Writer, WriteResult, prepare_connection
 from wire.topics import subscription
@@ -138,6 +139,7 @@ class Ingester:
         self._filling_points = 0
         self._committing_points = 0
         self._committing_lock = threading.Lock()
+        self._summary = Summary()
         self.metrics.queued.set_function(self._queue.qsize)
         self.metrics.buffered.set_function(lambda: self._filling_points + self._committing_points)
 
@@ -715,7 +717,7 @@ class Ingester:
         m.commit_seconds.observe(result.commit_seconds)
         if ws is not None and len(ws.points) and not result.slow_path:
             m.lag.observe_many(result.committed_at - ws.points["ts_ms"] / 1000.0)
-        log.info(
+        log.debug(
             "batch committed",
             messages=len(messages),
             stored=result.stored,
@@ -729,6 +731,28 @@ class Ingester:
             age_ms=round((result.committed_at - messages[0].received_at) * 1000, 1),
             queued=self._queue.qsize(),
         )
+        due = self._summary.add(
+            messages=len(messages),
+            stored=result.stored,
+            duplicates=result.duplicates + repeated_points,
+            dead_letters=len(result.dead_letters),
+            events=result.events_stored,
+            commit_ms=result.commit_seconds * 1000,
+        )
+        if due is not None:
+            totals, over_s = due
+            log.info(
+                "ingest summary",
+                over_s=round(over_s),
+                batches=totals.batches,
+                messages=totals.messages,
+                stored=totals.stored,
+                duplicates=totals.duplicates,
+                dead_letters=totals.dead_letters,
+                events=totals.events,
+                slowest_commit_ms=round(totals.slowest_commit_ms, 1),
+                queued=self._queue.qsize(),
+            )
 
 
 @dataclass
