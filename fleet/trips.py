@@ -294,7 +294,9 @@ def build_trips(
         finally:
             q.unlock(conn)
     report.seconds = time.perf_counter() - started
-    log.info(
+    # A run that changed no trip (most runs of a follower between two rides) logs at debug.
+    changed = report.inserted or report.updated or report.deleted
+    (log.info if changed else log.debug)(
         "trips_built",
         vehicles=report.vehicles,
         fixes=report.fixes,

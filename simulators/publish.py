@@ -16,6 +16,7 @@ time and at most 2.5 days late. Flat out (no speedup), the whole window lies in 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -125,7 +126,8 @@ class SimClock:
 
     ``speedup`` None: everything at once. Otherwise the simulated clock runs ``speedup``
     times faster from ``start`` (at wall time ``wall0``) until it reaches the wall clock, then
-    in real time.
+    in real time. ``speedup`` ``math.inf`` (catching up flat out): what is already past at
+    ``wall0`` goes at once, as fast as the broker takes it, and the rest in real time.
     """
 
     def __init__(self, start: datetime, speedup: float | None, wall0: float) -> None:
@@ -134,6 +136,8 @@ class SimClock:
         self.wall0 = wall0
         if speedup is None or speedup <= 1:
             self.catch_up_s = self.start_s
+        elif math.isinf(speedup):
+            self.catch_up_s = max(wall0, self.start_s)
         else:
             lag = max(wall0 - self.start_s, 0.0)
             self.catch_up_s = self.start_s + speedup * lag / (speedup - 1.0)

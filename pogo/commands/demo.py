@@ -13,6 +13,7 @@ acknowledge, stops the trip builder and the service, then the private services, 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import shutil
@@ -52,15 +53,15 @@ from pogo.embedded import (
 from pogo.errors import PogoError
 from pogo.mosquitto import Account
 from pogo.settings import MqttUrl, Settings
-from simulators import ScenarioConfig, benguerir, live_start, publish, simulate
+from simulators import ScenarioConfig, benguerir, publish, simulate
 
 __all__ = ["demo"]
 
 log = structlog.get_logger("pogo.demo")
 
 _DEMO_INGESTER = "pogo-demo-ingest"
-#: The shortest window a continued run simulates (the planner needs whole rides to plan).
-_MIN_CONTINUED_DAYS = 0.1
+#: How long the simulated fleet goes on riding in real time once it has caught up with now.
+_LIVE_DAYS = 7.0
 
 
 RIDER_KEY_FILE = "rider.key"
@@ -166,32 +167,33 @@ def _trip_builder(
     return follow
 
 
-def _continuing(scenario: ScenarioConfig, dsn: str, days: float, vehicles: int) -> ScenarioConfig:
-    """A rerun continues: the simulated fleet starts after the last fix already stored, so
-    it never replays the same seeded rides into the kept database (start afresh with
-    ``--fresh``)."""
+def _window(dsn: str, now: datetime, days: float) -> tuple[datetime, float]:
+    """Where the simulated fleet starts and how many days it runs: the past ``days`` up to
+    ``now`` (published first, to catch up), then ``_LIVE_DAYS`` in real time. A rerun
+    continues: it starts after the last fix already stored when that is within the past
+    ``days``, so it never replays the same seeded rides into the kept database (start afresh
+    with ``--fresh``)."""
+    start = now - timedelta(days=days)
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT max(ts) FROM telemetry").fetchone()
     last = row[0] if row else None
-    if last is None or last < scenario.start:
-        return scenario
-    end = scenario.start + timedelta(days=days)
-    remaining = max((end - last) / timedelta(days=1), _MIN_CONTINUED_DAYS)
-    click.echo(f"continuing after the last stored fix ({last:%Y-%m-%d %H:%M:%S} UTC)")
-    return benguerir(seed=1, days=remaining, vehicles=vehicles, start=last + timedelta(seconds=1))
+    if last is not None and last >= start:
+        start = min(last, now) + timedelta(seconds=1)
+        click.echo(f"continuing after the last stored fix ({last:%Y-%m-%d %H:%M:%S} UTC)")
+    return start, (now - start) / timedelta(days=1) + _LIVE_DAYS
 
 
 def _publisher(
     settings: Settings,
     scenario: ScenarioConfig,
-    speedup: float,
+    speedup: float | None,
     credentials: dict[str, tuple[str, str]] | None,
 ) -> Callable[[threading.Event], None]:
     sim = simulate(scenario)
     target = mqtt_target(settings, client_prefix="pogo-demo-sim", credentials=credentials)
 
     def run(stop: threading.Event) -> None:
-        publish(sim, target, mode="json", speedup=speedup, stop=stop)
+        publish(sim, target, mode="json", speedup=speedup or math.inf, stop=stop)
         stop.wait()  # the simulated window is over: stay quiet until the demo stops
 
     return run
@@ -207,16 +209,17 @@ def _publisher(
 @click.option(
     "--speedup",
     type=click.FloatRange(min=1.0),
-    default=60.0,
-    show_default=True,
-    help="Simulated seconds per wall second, until the simulated clock reaches now.",
+    default=None,
+    help="Simulated seconds per wall second while the past days catch up with now "
+    "(default: as fast as the pipeline takes them); then the fleet rides in real time.",
 )
 @click.option(
     "--days",
-    type=click.FloatRange(0.01, 30),
+    type=click.FloatRange(0.01, 2.5),
     default=1.0,
     show_default=True,
-    help="Simulated days of the Benguerir fleet (ending now).",
+    help="Days of the simulated Benguerir fleet's past (ending now) published first; the "
+    "ingester refuses points older than 3 days.",
 )
 @click.option("--vehicles", type=click.IntRange(1, 1000), default=40, show_default=True)
 @click.option(
@@ -242,7 +245,7 @@ def _publisher(
 def demo(
     settings: Settings,
     duration: float | None,
-    speedup: float,
+    speedup: float | None,
     days: float,
     vehicles: int,
     trips_interval: float,
@@ -263,9 +266,6 @@ def demo(
     if port is not None:
         settings = settings.model_copy(update={"http_port": port})
     failed: list[str] = []
-    scenario = benguerir(
-        seed=1, days=days, vehicles=vehicles, start=live_start(datetime.now(UTC), days, speedup)
-    )
     credentials = None
     require_registered = settings.ingest_require_registered
     with contextlib.ExitStack() as stack:
@@ -286,7 +286,8 @@ def demo(
         )
         for line in describe_upgrade(report)[1:]:  # policy changes, why not TimescaleDB
             click.echo(line)
-        scenario = _continuing(scenario, dsn, days, vehicles)
+        start, window_days = _window(dsn, datetime.now(UTC), days)
+        scenario = benguerir(seed=1, days=window_days, vehicles=vehicles, start=start)
         if settings.mqtt_url is None:
             broker, mqtt, credentials = _secured_broker(
                 dsn, state_dir / "mosquitto", scenario, settings.mqtt_topic_root
@@ -329,9 +330,11 @@ def demo(
             part.start()
         for part in parts:  # run last-in first-out: the simulator stops first, the ingester
             stack.callback(part.halt)  # flushes and acknowledges after the trip builder
+        pace = "as fast as the pipeline takes it" if speedup is None else f"at x{speedup:g}"
         click.echo(
-            f"simulator: {vehicles} Benguerir vehicles publishing {days:g} day(s) over MQTT "
-            f"at x{speedup:g}; trip builder every {trips_interval:g} s"
+            f"simulator: {vehicles} Benguerir vehicles over MQTT, the past since "
+            f"{start:%Y-%m-%d %H:%M} UTC {pace}, then live in real time; "
+            f"trip builder every {trips_interval:g} s"
         )
         click.echo(f"report: {server.url}/report  (JSON API under {server.url}/api/v1/)")
         click.echo("ready; press Ctrl-C to stop")

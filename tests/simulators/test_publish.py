@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -86,3 +87,17 @@ def test_accelerated_clock_never_runs_ahead_of_the_wall() -> None:
     assert now - long_run == timedelta(days=2.5)
     with pytest.raises(ScenarioError, match="days"):
         live_start(now, days=5.0, speedup=None)
+
+
+def test_catching_up_flat_out_sends_the_past_at_once_and_the_rest_in_real_time() -> None:
+    """``speedup`` infinity: every message stamped before the wall clock's start goes at
+    once, and every later one exactly at its own simulated time (never ahead of the wall)."""
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    start = now - timedelta(days=1)
+    clock = SimClock(start, math.inf, now.timestamp())
+    for hours in (0, 6, 23.99):
+        t = start + timedelta(hours=hours)
+        assert clock.wall(round(t.timestamp() * 1000)) == now.timestamp()
+    for minutes in (0, 1, 90):
+        t = now + timedelta(minutes=minutes)
+        assert clock.wall(round(t.timestamp() * 1000)) == pytest.approx(t.timestamp())
