@@ -36,6 +36,11 @@ CHECK_EVERY = 10  # every answer must be 200; every 10th is parsed and its figur
 PER_CLIENT = {"same": 200, "distinct": 40}
 REPORT: dict[str, Any] = {}
 
+# The first run on a machine builds the data set inside the first test's setup: simulation,
+# a backfill of 24 million points and the trip build take well over the suite's 300 s
+# timeout on a shared machine (which stopped every fresh run), so this module has its own.
+pytestmark = pytest.mark.timeout(3600)
+
 
 @pytest.fixture(scope="module")
 def dataset() -> Dataset:
