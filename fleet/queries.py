@@ -3,8 +3,8 @@
 are in store.py.
 
 Functions take an open psycopg connection; values always travel as parameters. Telemetry is
-read with a binary ``COPY ... TO STDOUT`` whose rows have a fixed layout (NULLs coalesced to
-NaN in SQL), parsed by numpy in one call.
+read with a binary ``COPY ... TO STDOUT`` of one row of arrays per vehicle (NULLs coalesced to
+NaN in SQL), decoded by numpy (:func:`copy_fixes`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from numpy.typing import NDArray
 from psycopg import sql
 
 from fleet._pgcopy import COLUMNS as _COPY_COLUMNS
+from fleet._pgcopy import array_rows
 from fleet.errors import TripBuildError
+from fleet.track import time_key
 
 __all__ = [
     "ANY_TELEMETRY_IN_RANGE",
     "ASYNC_COMMIT",
+    "COPY_FIXES",
     "COPY_TELEMETRY",
     "COPY_TELEMETRY_STAGING",
     "CREATE_TELEMETRY_STAGING",
@@ -64,21 +67,16 @@ Conn = psycopg.Connection[Any]
 _LOCK_KEY = 0x74726970  # 'trip': one builder at a time per database
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in µs since 1970-01-01
 
-# The fixes' columns as one binary COPY row reads them (NULLs coalesced to NaN in SQL).
-_FIX_FIELDS = (
-    ("vehicle", ">i4"),
-    ("ts", ">i8"),
+# The fixes' columns as each vehicle's row of arrays carries them (NULLs coalesced to NaN in
+# SQL): the element kinds of fleet._pgcopy.array_rows, ts as µs since 2000.
+_FIX_ARRAYS = (
+    ("t_ms", ">i8"),
     ("lat", ">f8"),
     ("lon", ">f8"),
     ("speed_kmh", ">f8"),
     ("hdop", ">f8"),
     ("soc_pct", ">f8"),
     ("odometer_km", ">f8"),
-)
-# Binary COPY row: int16 field count, then (int32 length, value) per field, big-endian.
-_FIX_ROW = np.dtype(
-    [("n", ">i2")]
-    + [part for i, field in enumerate(_FIX_FIELDS) for part in ((f"l{i}", ">i4"), field)]
 )
 
 TRIP_COLUMNS: tuple[str, ...] = (
@@ -338,6 +336,33 @@ def _int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
 
+# One row per vehicle: its fixes since its bound as arrays, aggregated in the order of the
+# primary key's index scan (each vehicle's scan is already in time order, so nothing is
+# sorted); a vehicle without fixes there has no row.
+COPY_FIXES = """
+COPY (
+    SELECT u.v, f.ts, f.lat, f.lon, f.speed_kmh, f.hdop, f.soc_pct, f.odometer_km
+    FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
+    CROSS JOIN LATERAL (
+        SELECT array_agg(t.ts) AS ts, array_agg(t.lat) AS lat, array_agg(t.lon) AS lon,
+               array_agg(t.speed_kmh) AS speed_kmh, array_agg(t.hdop) AS hdop,
+               array_agg(t.soc_pct) AS soc_pct, array_agg(t.odometer_km) AS odometer_km
+        FROM (
+            SELECT ts, lat, lon,
+                   coalesce(speed_kmh::float8, 'NaN') AS speed_kmh,
+                   coalesce(hdop::float8, 'NaN') AS hdop,
+                   coalesce(soc_pct::float8, 'NaN') AS soc_pct,
+                   coalesce(odometer_km, 'NaN') AS odometer_km
+            FROM telemetry
+            WHERE vehicle_key = u.v AND ts >= pogo_ts(u.since)
+            ORDER BY ts
+        ) t
+        HAVING count(*) > 0
+    ) f
+) TO STDOUT (FORMAT BINARY)
+"""
+
+
 def copy_fixes(
     conn: Conn, vehicles: Sequence[int], since_ms: Sequence[int]
 ) -> dict[str, NDArray[Any]]:
@@ -348,36 +373,28 @@ def copy_fixes(
     dict of str to ndarray, shape (n,) each
         ``vehicle`` (int64), ``t_ms`` (int64, ms since the epoch), ``lat``, ``lon``,
         ``speed_kmh``, ``hdop``, ``soc_pct``, ``odometer_km`` (float64, NaN for NULL).
-    """
-    query = """
-        COPY (
-            SELECT t.vehicle_key, t.ts, t.lat, t.lon,
-                   coalesce(t.speed_kmh::float8, 'NaN'), coalesce(t.hdop::float8, 'NaN'),
-                   coalesce(t.soc_pct::float8, 'NaN'), coalesce(t.odometer_km, 'NaN')
-            FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
-            JOIN telemetry t ON t.vehicle_key = u.v AND t.ts >= pogo_ts(u.since)
-            ORDER BY t.vehicle_key, t.ts
-        ) TO STDOUT (FORMAT BINARY)
+
+    Notes
+    -----
+    Read as one row of arrays per vehicle (:data:`COPY_FIXES`, decoded by
+    :func:`fleet._pgcopy.array_rows`): the database reads each vehicle's index range in
+    order and sends a few large messages instead of one per fix. One vehicle's array holds at
+    most PostgreSQL's 1 GB per value, about 89 million fixes in one read. The order is
+    checked, and restored with one sort of packed ``(vehicle, time)`` keys should the
+    database ever aggregate out of order.
     """
     chunks: list[bytes] = []
-    with conn.cursor() as cur, cur.copy(query, (list(vehicles), list(since_ms))) as copy:
+    with conn.cursor() as cur, cur.copy(COPY_FIXES, (list(vehicles), list(since_ms))) as copy:
         for block in copy:
             chunks.append(bytes(block))
-    data = b"".join(chunks)
-    body = data[19:-2] if len(data) >= 21 else b""
-    rows = np.frombuffer(body, dtype=_FIX_ROW)
-    if rows.size and not (rows["n"] == 8).all():
-        raise TripBuildError("unexpected telemetry COPY layout")
-    return {
-        "vehicle": rows["vehicle"].astype(np.int64),
-        "t_ms": (rows["ts"].astype(np.int64) + _PG_EPOCH_US) // 1000,
-        "lat": rows["lat"].astype(np.float64),
-        "lon": rows["lon"].astype(np.float64),
-        "speed_kmh": rows["speed_kmh"].astype(np.float64),
-        "hdop": rows["hdop"].astype(np.float64),
-        "soc_pct": rows["soc_pct"].astype(np.float64),
-        "odometer_km": rows["odometer_km"].astype(np.float64),
-    }
+    key, arrays = array_rows(b"".join(chunks), [kind for _, kind in _FIX_ARRAYS])
+    cols = dict(zip((name for name, _ in _FIX_ARRAYS), arrays, strict=True))
+    cols["t_ms"] = (cols["t_ms"] + _PG_EPOCH_US) // 1000
+    order = time_key(key, cols["t_ms"])
+    if order.size > 1 and not (np.diff(order) > 0).all():
+        pick = np.argsort(order, kind="stable")
+        key, cols = key[pick], {name: values[pick] for name, values in cols.items()}
+    return {"vehicle": key, **cols}
 
 
 def load_events(

@@ -66,8 +66,9 @@ class TripRules:
         A vehicle whose last fix is older than this, in s, at build time is ``offline``.
     max_fixes_per_batch : int, default 4_000_000
         A run with more new fixes than this (a backfill of months) builds the vehicles in
-        batches of about this many new fixes each, each batch in its own transaction, so
-        memory stays bounded. A single vehicle is never split.
+        batches of at most about this many new fixes each (the builder's own batches, of
+        500,000, are smaller: it reads the next ones while it builds one), each batch in its
+        own transaction, so memory stays bounded. A single vehicle is never split.
 
     Raises
     ------

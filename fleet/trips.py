@@ -9,7 +9,10 @@ One run:
    points' device times, widened to the start of every stored trip such a change can touch,
    and reads ``max(min_parking_s, max_gap_s)`` of context before that;
 3. segments all those vehicles' fixes at once (:func:`fleet.segmentation.segment`), adds
-   zones, energy, odometer check and CO2;
+   zones, energy, odometer check and CO2; a run of more than :data:`READ_AHEAD_FIXES` new
+   fixes (a first build, a rebuild, a build after a long outage) goes in batches of about
+   that many, and :data:`READERS` connections of their own read the next batches
+   (:func:`fleet.readers.read_ahead`) while one is segmented and written;
 4. in one transaction: deletes the stored trips of the rebuilt ranges that vanished, inserts
    new ones, updates changed ones (identical rows are left untouched, so a second run changes
    nothing), moves the watermarks, and writes each vehicle's state.
@@ -20,6 +23,8 @@ run reprocesses them.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ from fleet.battery import energy_kwh
 from fleet.distance import odometer_check
 from fleet.fixes import DROP_REASONS
 from fleet.geofence import Zone, Zones
+from fleet.readers import read_ahead
 from fleet.rides import Rides, pair_ride_events
 from fleet.rules import TripRules
 from fleet.segmentation import SOURCES, Segmentation, segment
@@ -45,6 +51,10 @@ from fleet.track import Track
 __all__ = ["BuildReport", "Co2Method", "TripFrame", "build_trips", "trip_frame"]
 
 _EVENT_LOOKBACK_MS = 24 * 3600 * 1000  # a ride_start up to a day before the window pairs
+#: A run with more new fixes than this builds them in batches of about this many, while
+#: :data:`READERS` connections of their own read the next batches (:mod:`fleet.readers`).
+READ_AHEAD_FIXES = 500_000
+READERS = 2
 _BIG = np.iinfo(np.int64).max
 
 log = structlog.get_logger("fleet.trips")
@@ -290,7 +300,7 @@ def build_trips(
             log.info("trips_build_skipped", reason="another builder holds the lock")
             return BuildReport(skipped=True)
         try:
-            report = _run(conn, rules, profile, now_ms, zones, max_age_s, rebuild)
+            report = _run(dsn, conn, rules, profile, now_ms, zones, max_age_s, rebuild)
         finally:
             q.unlock(conn)
     report.seconds = time.perf_counter() - started
@@ -375,6 +385,7 @@ def _pending(
 
 
 def _run(
+    dsn: str,
     conn: q.Conn,
     rules: TripRules,
     profile: Co2Method | None,
@@ -390,8 +401,14 @@ def _run(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
         )
         run = _Run(conn, rules, profile, now_ms, zones, report)
-        for batch in pending.batches(rules.max_fixes_per_batch):
-            _build_batch(run, batch)
+        batches = pending.batches(min(rules.max_fixes_per_batch, READ_AHEAD_FIXES))
+        read = functools.partial(_read_batch, rules)
+        if len(batches) == 1:  # the usual run: no reader threads
+            _build_batch(run, batches[0], read(conn, batches[0]))
+        else:
+            with contextlib.closing(read_ahead(dsn, read, batches, READERS)) as reads:
+                for batch, got in zip(batches, reads, strict=True):
+                    _build_batch(run, batch, got)
     with conn.transaction():
         q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
     return report
@@ -417,22 +434,39 @@ def _state_rows(states: VehicleStates) -> list[tuple[Any, ...]]:
     )
 
 
-def _build_batch(run: _Run, batch: _Pending) -> None:
-    """Rebuild one batch of vehicles and write its trips, watermarks and states at once."""
-    conn, rules, vehicles = run.conn, run.rules, batch.vehicles
-    context_ms = int(rules.context_s * 1000)
-    settled_ms = run.now_ms - int(rules.settle_s * 1000)
-    info = q.rebuild_from(conn, vehicles.tolist(), batch.first_new_ms.tolist(), rules.context_s)
+@dataclass(frozen=True)
+class _Read:
+    """What one batch reads before it is built (see :func:`_read_batch`)."""
+
+    rebuild: NDArray[np.int64]  # per vehicle: trips from here on are rebuilt (ms)
+    track: Track
+    events: list[tuple[int, int, str, str | None, str | None]]
+    battery_kwh: dict[int, float | None]
+
+
+def _read_batch(rules: TripRules, conn: q.Conn, batch: _Pending) -> _Read:
+    """Everything one batch reads: where each vehicle's rebuild starts, its fixes from the
+    context before that, its ride and charge events, and its battery capacity. It only reads,
+    so it may run on a reader's connection while another batch is written."""
+    vehicles = batch.vehicles.tolist()
+    info = q.rebuild_from(conn, vehicles, batch.first_new_ms.tolist(), rules.context_s)
     closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
     first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
     rebuild = np.minimum(np.minimum(batch.first_new_ms, closed_until), first_trip)
-    load_from = rebuild - context_ms
+    load_from = rebuild - int(rules.context_s * 1000)
+    track = Track.from_arrays(**q.copy_fixes(conn, vehicles, load_from.tolist()))
+    events = q.load_events(conn, vehicles, (load_from - _EVENT_LOOKBACK_MS).tolist())
+    return _Read(rebuild, track, events, q.load_battery_kwh(conn, vehicles))
 
-    cols = q.copy_fixes(conn, vehicles.tolist(), load_from.tolist())
-    track = Track.from_arrays(**cols)
-    del cols
-    events = q.load_events(conn, vehicles.tolist(), (load_from - _EVENT_LOOKBACK_MS).tolist())
-    rides, charging = _rides_and_charging(events)
+
+def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
+    """Build one batch of vehicles from what it read, and write its trips, watermarks and
+    states at once."""
+    conn, rules, vehicles = run.conn, run.rules, batch.vehicles
+    context_ms = int(rules.context_s * 1000)
+    settled_ms = run.now_ms - int(rules.settle_s * 1000)
+    rebuild, track = read.rebuild, read.track
+    rides, charging = _rides_and_charging(read.events)
     seg = segment(track, rules, rides)
     trips = seg.trips
 
@@ -451,9 +485,8 @@ def _build_batch(run: _Run, batch: _Pending) -> None:
     np.minimum.at(open_start, tv[still_open], trips.start_ms[still_open])
     new_closed_until = np.minimum(horizon, open_start)
 
-    capacity = q.load_battery_kwh(conn, vehicles.tolist())
     cap = np.array(
-        [capacity.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
+        [read.battery_kwh.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
         dtype=np.float64,
     )
     frame = trip_frame(

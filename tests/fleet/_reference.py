@@ -8,7 +8,9 @@ measures its speed against it). It is written to be read, not to be fast: every 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -256,3 +258,28 @@ def reference_zone(polygons: list[tuple[str, object]], lon: float, lat: float) -
         if polygon.contains(point):  # type: ignore[attr-defined]
             return zone_id
     return None
+
+
+def ordered_fixes(conn: Any, vehicles: Sequence[int], since_ms: Sequence[int]) -> dict[str, Any]:
+    """The obvious read of :func:`fleet.queries.copy_fixes`: one row per fix, sorted by the
+    database, converted by psycopg (the builder's read path before it read arrays; ``real``
+    columns widened exactly in SQL, as the builder always read them)."""
+    rows = conn.execute(
+        """
+        SELECT t.vehicle_key, pogo_ms(t.ts), t.lat, t.lon, t.speed_kmh::float8,
+               t.hdop::float8, t.soc_pct::float8, t.odometer_km
+        FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
+        JOIN telemetry t ON t.vehicle_key = u.v AND t.ts >= pogo_ts(u.since)
+        ORDER BY t.vehicle_key, t.ts
+        """,
+        (list(vehicles), list(since_ms)),
+    ).fetchall()
+    names = ("vehicle", "t_ms", "lat", "lon", "speed_kmh", "hdop", "soc_pct", "odometer_km")
+    columns: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        values = [r[i] for r in rows]
+        if i < 2:
+            columns[name] = np.array(values, dtype=np.int64)
+        else:
+            columns[name] = np.array([np.nan if v is None else v for v in values], np.float64)
+    return columns

@@ -3,17 +3,22 @@
 ``point(t=…, lat=…, speed_kmh=…)`` builds a fix (t in seconds from T0); ``track(points)`` a
 ``Track``; ``ride(...)`` a straight ride as a list of fixes; ``synthetic_fleet(n, seed)`` a
 seeded, vectorised fleet of rides, parkings, stops at lights, spikes, bad HDOP and gaps
-(used by the property tests and the benchmark).
+(used by the property tests and the benchmark); ``store_city(db_url)`` a few simulated days
+of the city, stored as the backfill stores them.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+import simulators
 from fleet import Track
+from pogo.backfill import backfill
+from tests.fixtures.settings import TEST_RIDER_KEY
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 T0_MS = int(T0.timestamp() * 1000)
@@ -196,6 +201,25 @@ def insert_event(
             received_at,
         ),
     )
+
+
+CITY_START = datetime(2025, 3, 3, tzinfo=UTC)
+
+
+@functools.cache
+def city_simulation(days: float = 3.0, vehicles: int = 8) -> simulators.Simulation:
+    """A few days of the Benguerir scenario (rides, parkings, charging, faults: fixes
+    without speed, HDOP or SoC, spikes, gaps), simulated once per test session."""
+    return simulators.simulate(
+        simulators.benguerir(seed=11, days=days, vehicles=vehicles, start=CITY_START)
+    )
+
+
+def store_city(db_url: str, days: float = 3.0, vehicles: int = 8) -> simulators.Simulation:
+    """Store :func:`city_simulation` as the backfill does (telemetry, events, vehicles)."""
+    sim = city_simulation(days, vehicles)
+    backfill(db_url, sim, TEST_RIDER_KEY)
+    return sim
 
 
 def at(t: float) -> datetime:

@@ -1,0 +1,82 @@
+"""Readers: connections of their own that read the next batches while the builder works.
+
+A run of the trip builder over many batches (a first build, ``pogo trips --rebuild``, a build
+after a long outage) would otherwise alternate: the database reads a batch while Python
+waits, then Python segments it while the database waits. With :func:`read_ahead`, ``readers``
+threads, each on its own connection, read the following batches meanwhile: psycopg releases
+the GIL while it waits for the server, so the database reads on as many cores as there are
+readers while the builder segments and writes on its own connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+
+__all__ = ["read_ahead"]
+
+Conn = psycopg.Connection[Any]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def read_ahead(
+    dsn: str, read: Callable[[Conn, T], R], items: Sequence[T], readers: int = 2
+) -> Generator[R, None, None]:
+    """``read(conn, item)`` of every item, in order, computed ``readers`` at a time ahead.
+
+    Parameters
+    ----------
+    dsn : str
+        libpq URL; each reader opens one autocommit connection to it, closed at the end.
+    read : callable
+        Reads one item on the connection it is given; it must only read (each reader has its
+        own snapshot, so what one batch writes must not be what another reads).
+    items : sequence
+        What to read, in the order the results are yielded.
+    readers : int, default 2
+        Threads (and connections); at most this many results wait unconsumed, so memory
+        holds at most ``readers + 1`` batches.
+
+    Yields
+    ------
+    The result of ``read`` for each item. An error of a read is raised where its result
+    would have been yielded; reads still running then finish before the connections close.
+    """
+    opened: list[Conn] = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def run(item: T) -> R:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(dsn, autocommit=True)
+            with lock:
+                opened.append(conn)
+        return read(conn, item)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="trip-reader")
+    waiting: deque[Future[R]] = deque()
+    try:
+        ahead = iter(items)
+        for item in ahead:
+            waiting.append(pool.submit(run, item))
+            if len(waiting) >= readers:
+                break
+        while waiting:
+            result = waiting.popleft().result()
+            for item in ahead:
+                waiting.append(pool.submit(run, item))
+                break
+            yield result
+    finally:
+        for future in waiting:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for conn in opened:
+            conn.close()
