@@ -14,16 +14,30 @@ Data: a seeded synthetic fleet (``tests.fleet.builders.synthetic_fleet``): 2,000
   slice: results asserted equal (trip bounds and counts exactly, distances to 1e-6).
 * ``test_report``: points per second of each, and the ratios: vectorised (10 M) against
   the loop's per-point rate on the slice, and both on the same slice.
+* ``test_in_memory_growth``: at 0.3, 3 and 10 M fixes (5,000 per vehicle), segmentation and
+  zones on sorted input, and on the same fixes shuffled (``Track.from_unsorted``: one sort
+  of packed ``(vehicle, time)`` keys, then the same work); the sort alone beside
+  ``np.lexsort`` of the pair, which it replaced.
+* ``test_build_from_database``: the same fleets stored in ``telemetry`` (0.3 and 3 M fixes;
+  ``BENCH_TRIPS_DB_10M=1`` adds 10 M), then ``fleet.build_trips``, first build and
+  ``rebuild=True``, beside a raw binary COPY-out of the same rows in the same run, read by
+  psycopg and by psql (``benchmarks/_trips/stored.py``); the trips are checked against the
+  in-memory segmentation of the same fixes.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from fleet import Segmentation, Track, TripRules, Zones, load_geojson, segment
+from benchmarks._trips.stored import copy_out_psql, copy_out_psycopg, stored_fleet
+from fleet import Segmentation, Track, TripRules, Zones, build_trips, load_geojson, segment
+from fleet.track import time_key
 
 # The reference loop and the synthetic fleet are the tests' own (the tests prove the loop
 # equal to the vectorised path); pytest's `pythonpath = ["."]` makes the root importable.
@@ -35,6 +49,9 @@ N_VEHICLES = 2_000
 LOOP_VEHICLES = 60  # 300,000 fixes for the loop
 RULES = TripRules()
 RESULTS: dict[str, float] = {}
+FIXES_PER_VEHICLE = 5_000
+SIZES = (300_000, 3_000_000, N_POINTS)
+DB_SIZES = (300_000, 3_000_000, *((N_POINTS,) if os.environ.get("BENCH_TRIPS_DB_10M") else ()))
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +135,76 @@ def test_report() -> None:
         f"\nratio, vectorised 10 M vs loop per fix: {fast / slow:.0f}x (target >= 50x)"
         f"\nratio, both on the same slice: {RESULTS['fast_slice_pps'] / slow:.0f}x"
     )
+
+
+def _fleet(n: int, big: Track) -> Track:
+    return big if n == N_POINTS else synthetic_fleet(n, n // FIXES_PER_VEHICLE, seed=2026)
+
+
+def _best(fn: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def test_in_memory_growth(fleet10m: Track, zones: Zones) -> None:
+    """Sorted and shuffled input at 0.3, 3 and 10 M fixes: the same trips either way."""
+    rng = np.random.default_rng(5)
+    print("\nin memory (segmentation + zones), best of 3 (1 at 10 M):")
+    print("fixes | sorted s | M/s | shuffled s | M/s | packed-key sort s | np.lexsort s")
+    for n in SIZES:
+        track = _fleet(n, fleet10m)
+        order = rng.permutation(n)
+        cols = {f: getattr(track, f)[order] for f in track.__dataclass_fields__}
+        rounds = 1 if n == N_POINTS else 3
+        sorted_s = _best(lambda: vectorised(track, zones), rounds)  # noqa: B023
+
+        def shuffled() -> Segmentation:
+            return vectorised(Track.from_unsorted(**cols), zones)[0]  # noqa: B023
+
+        shuffled_s = _best(shuffled, rounds)
+        assert len(shuffled().trips) == len(vectorised(track, zones)[0].trips)
+        veh, t = cols["vehicle"], cols["t_ms"]
+        packed_s = _best(lambda: np.argsort(time_key(veh, t), kind="stable"), rounds)  # noqa: B023
+        lexsort_s = _best(lambda: np.lexsort((t, veh)), rounds)  # noqa: B023
+        print(
+            f"{n:,} | {sorted_s:.3f} | {n / sorted_s / 1e6:.1f} | {shuffled_s:.3f} | "
+            f"{n / shuffled_s / 1e6:.1f} | {packed_s:.3f} | {lexsort_s:.3f}"
+        )
+
+
+@pytest.mark.parametrize("n", DB_SIZES)
+def test_build_from_database(fleet10m: Track, n: int) -> None:
+    """The whole build from stored fixes against reading the same rows, same run."""
+    track = _fleet(n, fleet10m)
+    expected = len(segment(track, RULES).trips)
+    now = datetime.fromtimestamp(int(track.t_ms.max()) / 1000 + 86_400, UTC)
+    with stored_fleet(track, f"pogo_bench_trips_{n}") as dsn:
+        ref_s, rows = copy_out_psycopg(dsn)
+        assert rows >= n
+        psql_s = copy_out_psql(dsn)
+        first = build_trips(dsn, RULES, None, now=now)
+        assert first.fixes == n and first.trips_closed == expected and first.inserted == expected
+        again = build_trips(dsn, RULES, None, now=now, rebuild=True)
+        assert again.fixes == n and again.changed == 0
+        ref2_s, _ = copy_out_psycopg(dsn)
+        psql2_s = copy_out_psql(dsn)
+    ref_s = min(ref_s, ref2_s)
+    load1, _, _ = os.getloadavg()
+    line = (
+        f"\nbuild from the database, {n:,} fixes ({n // FIXES_PER_VEHICLE} vehicles), "
+        f"load {load1:.1f}: first build {first.seconds:.2f} s ({n / first.seconds / 1e6:.2f} M/s),"
+        f" rebuild {again.seconds:.2f} s ({n / again.seconds / 1e6:.2f} M/s); COPY-out by "
+        f"psycopg {ref_s:.2f} s ({n / ref_s / 1e6:.2f} M rows/s): build ÷ COPY "
+        f"{ref_s / first.seconds:.2f} (rebuild {ref_s / again.seconds:.2f}; target >= 0.8)"
+    )
+    if psql_s is not None and psql2_s is not None:
+        psql_s = min(psql_s, psql2_s)
+        line += (
+            f"; COPY-out by psql {psql_s:.2f} s ({n / psql_s / 1e6:.2f} M rows/s): build ÷ "
+            f"{psql_s / first.seconds:.2f} (rebuild {psql_s / again.seconds:.2f})"
+        )
+    print(line)
