@@ -18,6 +18,7 @@ COPY fleet ./fleet
 COPY emissions ./emissions
 COPY simulators ./simulators
 COPY city ./city
+COPY interop ./interop
 RUN uv sync --locked --no-editable --python /usr/local/bin/python \
     && pip uninstall -y uv && useradd --system --uid 10001 pogo
 USER pogo

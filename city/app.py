@@ -24,7 +24,17 @@ from city.handlers import install_handlers
 from city.headers import SecurityHeaders
 from city.http_cache import ResponseCache
 from city.metrics import new_registry
-from city.routers import emissions, learning_city, mobility, operations, report, trips, vehicles
+from city.routers import (
+    emissions,
+    gbfs,
+    learning_city,
+    mds,
+    mobility,
+    operations,
+    report,
+    trips,
+    vehicles,
+)
 from fleet import latest_version
 
 __all__ = ["create_app"]
@@ -116,7 +126,17 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
     app.add_middleware(CallerMiddleware, config=config)
     # Added last, so outermost: the cached fast path's answers get the headers too.
     app.add_middleware(SecurityHeaders)
-    for module in (mobility, emissions, learning_city, vehicles, trips, report, operations):
+    for module in (
+        mobility,
+        emissions,
+        learning_city,
+        vehicles,
+        trips,
+        report,
+        operations,
+        mds,
+        gbfs,
+    ):
         app.include_router(module.router)
     app.mount(
         "/static",

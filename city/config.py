@@ -36,6 +36,14 @@ class ServiceConfig:
     cache_check_interval_s
         How often the cache reads the trips table's change counter: figures are at most this
         far behind the table (0: read it on every request).
+    city_timezone
+        The city's IANA time zone: MDS monthly reports count in it, GBFS states it.
+    mds_provider_id
+        The provider's MDS UUID (None: one derived from the project's namespace).
+    gbfs_contact_email
+        The GBFS feed's technical contact.
+    gbfs_vehicle_key
+        The key of the rotating GBFS vehicle ids (None: a new random key at each start).
     max_body_bytes
         The largest request body the service reads; a longer one gets 413 before it is read
         whole or its sender authenticated.
@@ -57,3 +65,7 @@ class ServiceConfig:
     cache_check_interval_s: float = 0.2
     emissions_profile: str | None = None
     max_body_bytes: int = 64 * 1024
+    city_timezone: str = "Africa/Casablanca"
+    mds_provider_id: str | None = None
+    gbfs_contact_email: str = "fleet@pogo.invalid"
+    gbfs_vehicle_key: bytes | None = field(default=None, repr=False)

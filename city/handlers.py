@@ -22,6 +22,7 @@ from city.errors import (
     PreconditionFailedError,
     PreconditionRequiredError,
 )
+from interop import BadPeriodError, NotAcceptableError
 
 __all__ = ["install_handlers"]
 
@@ -35,6 +36,21 @@ async def _bad_parameter(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BadParameterError)  # registered for this class only
     detail = [{"loc": [exc.where, exc.parameter], "msg": str(exc), "type": "bad_parameter"}]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _bad_period(request: Request, exc: Exception) -> JSONResponse:
+    # MDS's error shape (models/response/error_bad_param.yaml) and its status, 400.
+    assert isinstance(exc, BadPeriodError)  # registered for this class only
+    body = {
+        "error": "bad_param",
+        "error_description": str(exc),
+        "error_details": [exc.parameter],
+    }
+    return JSONResponse(body, status_code=400)
+
+
+async def _not_acceptable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=406)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -103,11 +119,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 def install_handlers(app: FastAPI) -> None:
-    """Answer the package's errors with 422, 404, 401, 403, 412 and 428, a body over the limit
+    """Answer the package's errors with 422, 404, 401, 403, 412 and 428, MDS's with 400 and
+    406, a body over the limit
     with 413, and a database away with 503."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(BadParameterError, _bad_parameter)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(BadPeriodError, _bad_period)
+    app.add_exception_handler(NotAcceptableError, _not_acceptable)
     app.add_exception_handler(AuthenticationError, _unauthenticated)
     app.add_exception_handler(ForbiddenError, _forbidden)
     app.add_exception_handler(PreconditionRequiredError, _precondition_required)

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg.conninfo
 from pydantic import (
@@ -148,6 +150,17 @@ class Settings(BaseModel):
     # Request bodies over this many bytes get 413 before they are read whole.
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
 
+    # City interoperability (MDS 2.0 under /mds/, GBFS 3.0 under /gbfs/): the city's time zone
+    # (MDS monthly reports count in it; GBFS states it), the provider's MDS UUID (unset: one
+    # derived from the project's namespace), the GBFS feed's technical contact, and the key of
+    # the GBFS vehicle ids (32+ characters; unset: a new key at every start, so ids change then).
+    city_timezone: str = Field(default="Africa/Casablanca", min_length=1, max_length=64)
+    mds_provider_id: UUID | None = None
+    gbfs_contact_email: str = Field(
+        default="fleet@pogo.invalid", pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
+    )
+    gbfs_vehicle_key: SecretStr | None = Field(default=None, min_length=32)
+
     # Process.
     state_dir: Path | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -165,6 +178,15 @@ class Settings(BaseModel):
             psycopg.conninfo.conninfo_to_dict(raw)
         except psycopg.ProgrammingError as exc:
             raise ValueError(f"not a valid libpq URL ({exc})") from exc
+        return value
+
+    @field_validator("city_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone name such as Africa/Casablanca") from None
         return value
 
     @field_validator("trips_rules", mode="before")

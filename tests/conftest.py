@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.secured_broker",
     "tests.fixtures.settings",
+    "tests.fixtures.simulated_day",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("pogo", "wire", "ingest", "fleet", "emissions", "simulators", "city")
+PACKAGES = ("pogo", "wire", "ingest", "fleet", "emissions", "simulators", "city", "interop")
 
 
 @pytest.mark.slow

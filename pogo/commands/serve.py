@@ -25,6 +25,12 @@ def service_config(settings: Settings, dsn: str | None = None) -> ServiceConfig:
         read_token=secret(settings.api_read_token),
         operator_token=secret(settings.api_operator_token),
         max_body_bytes=settings.api_max_body_bytes,
+        city_timezone=settings.city_timezone,
+        mds_provider_id=None if settings.mds_provider_id is None else str(settings.mds_provider_id),
+        gbfs_contact_email=settings.gbfs_contact_email,
+        gbfs_vehicle_key=None
+        if settings.gbfs_vehicle_key is None
+        else settings.gbfs_vehicle_key.get_secret_value().encode(),
     )
 
 
