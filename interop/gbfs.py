@@ -162,7 +162,8 @@ def range_m(
         raise ValueError(f"kwh_per_km is {kwh_per_km!r}; expected a consumption above 0")
     capacity = np.asarray(battery_kwh, dtype=np.float64)
     soc = np.clip(np.nan_to_num(np.asarray(soc_pct, dtype=np.float64), nan=0.0), 0.0, 100.0)
-    return np.floor(capacity * soc / 100.0 / kwh_per_km * 1000.0)
+    # Floor to whole metres, not below a float's rounding of an exact figure (2.3 / 0.05).
+    return np.floor(capacity * soc / 100.0 / kwh_per_km * 1000.0 + 1e-6)
 
 
 def vehicle_type_id(battery_kwh: float) -> str:

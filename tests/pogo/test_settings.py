@@ -192,3 +192,35 @@ def test_tls_files_are_checked_before_anything_connects(tmp_path: Path) -> None:
             load_settings(environ={**base, **env})
         assert str(caught.value).startswith(name), caught.value
         assert ":p@" not in str(caught.value)
+
+
+def test_interop_settings_reach_the_service() -> None:
+    """The city's time zone, MDS provider id, GBFS contact and GBFS id key are read, checked
+    and handed to the service; the key never shows in a repr or an error."""
+    from pogo.commands.serve import service_config
+
+    key = "gbfs-key-0123456789abcdef0123456789"
+    settings = load_settings(
+        {
+            "POGO_DATABASE_URL": "postgresql://u@h/db",
+            "POGO_CITY_TIMEZONE": "Europe/Paris",
+            "POGO_MDS_PROVIDER_ID": "3C9604D6-B5EE-11E8-96F8-529269FB1459",
+            "POGO_GBFS_CONTACT_EMAIL": "ops@example.org",
+            "POGO_GBFS_VEHICLE_KEY": key,
+        }
+    )
+    config = service_config(settings)
+    assert config.city_timezone == "Europe/Paris"
+    assert config.mds_provider_id == "3c9604d6-b5ee-11e8-96f8-529269fb1459"
+    assert config.gbfs_contact_email == "ops@example.org"
+    assert config.gbfs_vehicle_key == key.encode()
+    assert key not in repr(settings) and key not in repr(config)
+    for name, value in (
+        ("POGO_CITY_TIMEZONE", "Mars/Olympus"),
+        ("POGO_MDS_PROVIDER_ID", "not-a-uuid"),
+        ("POGO_GBFS_CONTACT_EMAIL", "nobody"),
+        ("POGO_GBFS_VEHICLE_KEY", "short"),
+    ):
+        with pytest.raises(SettingsError, match=name) as caught:
+            load_settings({name: value})
+        assert name != "POGO_GBFS_VEHICLE_KEY" or "short" not in str(caught.value)

@@ -316,7 +316,8 @@ def test_charge_and_fault_events_inside_a_trip_come_after_it(
     point(db, key, start - timedelta(minutes=1))
     trip(db, key, start)  # 15 minutes
     db.execute(
-        "INSERT INTO vehicle_events (vehicle_key, ts, type, received_at) VALUES (%s, %s, 'fault', %s)",
+        "INSERT INTO vehicle_events (vehicle_key, ts, type, received_at)"
+        " VALUES (%s, %s, 'fault', %s)",
         (key, start + timedelta(minutes=5), now),
     )
     trip(db, key, start + timedelta(hours=1))
