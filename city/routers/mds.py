@@ -140,10 +140,17 @@ async def events_historical(
     return _answer({"events": await _events(conn, config, hour.start, hour.end)})
 
 
+_MS = re.compile(r"^[0-9]{1,15}$")
+
+
 def _timestamp(name: str, raw: str | None, now: datetime) -> datetime:
-    if raw is None or not raw.isdigit() or len(raw) > 15:
-        raise BadPeriodError(name, raw, "a timestamp in milliseconds since the epoch")
-    when = datetime.fromtimestamp(int(raw) / 1000, UTC)
+    expected = "a timestamp in milliseconds since the epoch"
+    if raw is None or not _MS.match(raw):
+        raise BadPeriodError(name, raw, expected)
+    try:
+        when = datetime.fromtimestamp(int(raw) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadPeriodError(name, raw, expected) from None
     if when < now - RECENT:
         raise BadPeriodError(name, raw, "a time at most two weeks before now")
     return when
