@@ -37,6 +37,7 @@ import structlog
 from numpy.typing import NDArray
 
 from fleet import queries as q
+from fleet.alerts import AlertCounts, AlertRules, AlertRun
 from fleet.battery import energy_kwh
 from fleet.distance import odometer_check
 from fleet.fixes import DROP_REASONS
@@ -88,6 +89,7 @@ class BuildReport:
     updated: int = 0
     deleted: int = 0
     distance_km: float = 0.0
+    alerts: AlertCounts = field(default_factory=AlertCounts)
     skipped: bool = False
     seconds: float = 0.0
 
@@ -254,6 +256,8 @@ def build_trips(
     zones: list[Zone] | None = None,
     max_age_s: float | None = None,
     rebuild: bool = False,
+    alerts: AlertRules | None = None,
+    queue_alerts: bool = False,
 ) -> BuildReport:
     """Build trips from the telemetry that arrived since the last run (or from all of it).
 
@@ -279,6 +283,10 @@ def build_trips(
         vehicle's trips from its earliest stored fix on are recomputed, in the same per-batch
         transactions (readers see old or new trips, never none). Trips before the earliest
         stored fix (raw points dropped by retention) are kept.
+    alerts : AlertRules, optional
+        Evaluate the fleet alerts (:mod:`fleet.alerts`) with these rules; None: none.
+    queue_alerts : bool, default False
+        Queue each alert transition in the webhook outbox (a webhook is configured).
 
     Returns
     -------
@@ -300,7 +308,8 @@ def build_trips(
             log.info("trips_build_skipped", reason="another builder holds the lock")
             return BuildReport(skipped=True)
         try:
-            report = _run(dsn, conn, rules, profile, now_ms, zones, max_age_s, rebuild)
+            watch = None if alerts is None else AlertRun(conn, alerts, now_ms, queue_alerts)
+            report = _run(dsn, conn, rules, profile, now_ms, zones, max_age_s, rebuild, watch)
         finally:
             q.unlock(conn)
     report.seconds = time.perf_counter() - started
@@ -317,6 +326,8 @@ def build_trips(
         deleted=report.deleted,
         km=round(report.distance_km, 3),
         dropped=report.fixes_dropped,
+        alerts_opened=report.alerts.opened,
+        alerts_cleared=report.alerts.cleared,
         seconds=round(report.seconds, 3),
     )
     return report
@@ -332,6 +343,7 @@ class _Run:
     now_ms: int
     zones: Zones
     report: BuildReport
+    alerts: AlertRun | None
 
 
 @dataclass(frozen=True)
@@ -393,14 +405,15 @@ def _run(
     zone_list: list[Zone] | None,
     max_age_s: float | None,
     rebuild: bool,
+    alerts: AlertRun | None,
 ) -> BuildReport:
-    report = BuildReport()
+    report = BuildReport() if alerts is None else BuildReport(alerts=alerts.counts)
     pending = _pending(conn, rules, now_ms, max_age_s, rebuild)
     if pending is not None:
         zones = Zones(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
         )
-        run = _Run(conn, rules, profile, now_ms, zones, report)
+        run = _Run(conn, rules, profile, now_ms, zones, report, alerts)
         batches = pending.batches(min(rules.max_fixes_per_batch, READ_AHEAD_FIXES))
         read = functools.partial(_read_batch, rules)
         if len(batches) == 1:  # the usual run: no reader threads
@@ -411,6 +424,8 @@ def _run(
                     _build_batch(run, batch, got)
     with conn.transaction():
         q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
+        if alerts is not None:
+            alerts.offline(conn)
     return report
 
 
@@ -500,6 +515,9 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
         select=final,
     )
     states = vehicle_states(track, seg, run.now_ms, rules, charging)
+    flips = (
+        None if run.alerts is None else run.alerts.evaluate(conn, track, seg.reason == 0, vehicles)
+    )
 
     with conn.transaction():
         inserted, updated, deleted = q.upsert_trips(
@@ -512,6 +530,8 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
             [None if r < 0 else r for r in batch.received_until.tolist()],
         )
         q.upsert_vehicle_state(conn, _state_rows(states))
+        if flips is not None:
+            flips.write(conn)
 
     report = run.report
     counts = np.bincount(seg.reason, minlength=len(DROP_REASONS) + 1)[1:]

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.secured_broker",
     "tests.fixtures.settings",
     "tests.fixtures.simulated_day",
+    "tests.fixtures.receiver",
 ]
