@@ -12,7 +12,7 @@ from fleet.alerts.hysteresis import Flips, confirmed, flips
 from fleet.alerts.kinds import KINDS, TRANSITIONS, UNITS
 from fleet.alerts.rules import AlertRules
 from fleet.alerts.run import AlertCounts, AlertRun
-from fleet.alerts.webhook import DeliveryReport, Webhook, deliver, sign
+from fleet.alerts.webhook import DeliveryReport, Webhook, backoff_s, deliver, sign
 
 __all__ = [
     "KINDS",
@@ -30,6 +30,7 @@ __all__ = [
     "OpenAlerts",
     "Transitions",
     "Webhook",
+    "backoff_s",
     "confirmed",
     "deliver",
     "evaluate_fixes",
