@@ -141,6 +141,17 @@ class Settings(BaseModel):
     trips_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     trips_rules: dict[str, float] = Field(default_factory=dict)
 
+    # Fleet alerts, evaluated by every trip-builder run: the two thresholds, overrides of the
+    # rest of fleet.alerts.AlertRules' defaults (TOML: [alert] rules = {...}), and the webhook
+    # (URL and HMAC key together; the URL may carry a token, so it is a secret too).
+    alert_offline_after_s: float = Field(default=1800.0, gt=0, le=30 * 86_400)
+    alert_low_battery_pct: float = Field(default=20.0, gt=0, lt=100)
+    alert_rules: dict[str, float] = Field(default_factory=dict)
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_secret: SecretStr | None = Field(default=None, min_length=16)
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    alert_webhook_budget_s: float = Field(default=10.0, gt=0, le=600)
+
     # City service.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
@@ -189,7 +200,7 @@ class Settings(BaseModel):
             raise ValueError("an IANA time zone name such as Africa/Casablanca") from None
         return value
 
-    @field_validator("trips_rules", mode="before")
+    @field_validator("trips_rules", "alert_rules", mode="before")
     @classmethod
     def _rules_from_text(cls, value: Any) -> Any:
         # From the environment the rules come as a JSON object: {"min_parking_s": 300}.
@@ -199,6 +210,29 @@ class Settings(BaseModel):
             except json.JSONDecodeError as exc:
                 raise ValueError(f'a JSON object such as {{"min_parking_s": 300}} ({exc})') from exc
         return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_signed(self) -> Settings:
+        if (self.alert_webhook_url is None) != (self.alert_webhook_secret is None):
+            missing = (
+                "POGO_ALERT_WEBHOOK_SECRET"
+                if self.alert_webhook_secret is None
+                else "POGO_ALERT_WEBHOOK_URL"
+            )
+            raise SettingsError(
+                missing, None, "a value (the webhook URL and its secret go together)"
+            )
+        return self
 
     @field_validator("mqtt_url", mode="before")
     @classmethod

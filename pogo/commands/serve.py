@@ -31,6 +31,7 @@ def service_config(settings: Settings, dsn: str | None = None) -> ServiceConfig:
         gbfs_vehicle_key=None
         if settings.gbfs_vehicle_key is None
         else settings.gbfs_vehicle_key.get_secret_value().encode(),
+        low_battery_pct=settings.alert_low_battery_pct,
     )
 
 

@@ -16,6 +16,7 @@ import structlog
 
 import emissions
 from fleet import RulesError, TripRules, build_trips
+from fleet.alerts import AlertRules, AlertRulesError, Webhook, deliver
 from fleet.store import delete_old_dead_letters
 from pogo.commands._context import pass_settings
 from pogo.errors import PogoError, UnavailableError, database_unreachable
@@ -23,7 +24,7 @@ from pogo.reconcile import reconcile as reconcile_rows
 from pogo.reconcile import reported_scale
 from pogo.settings import Settings
 
-__all__ = ["trip_rules", "trips"]
+__all__ = ["alert_rules", "trip_rules", "trips", "webhook"]
 
 log = structlog.get_logger("pogo.trips")
 
@@ -40,6 +41,39 @@ def trip_rules(settings: Settings) -> TripRules:
         return TripRules(**settings.trips_rules)  # type: ignore[arg-type]
     except RulesError as exc:
         raise PogoError(f"POGO_TRIPS_RULES: {exc}") from exc
+
+
+def alert_rules(settings: Settings) -> AlertRules:
+    """``AlertRules`` from the two thresholds and the ``alert_rules`` overrides."""
+    names = {f.name for f in dataclasses.fields(AlertRules)} - {
+        "offline_after_s",
+        "low_battery_pct",
+    }
+    unknown = sorted(set(settings.alert_rules) - names)
+    if unknown:
+        raise PogoError(
+            f"POGO_ALERT_RULES has {unknown[0]!r}; expected one of {', '.join(sorted(names))}"
+        )
+    try:
+        return AlertRules(
+            offline_after_s=settings.alert_offline_after_s,
+            low_battery_pct=settings.alert_low_battery_pct,
+            **settings.alert_rules,  # type: ignore[arg-type]
+        )
+    except AlertRulesError as exc:
+        raise PogoError(f"POGO_ALERT_RULES: {exc}") from exc
+
+
+def webhook(settings: Settings) -> Webhook | None:
+    """Where alerts are delivered, or None when no webhook is configured."""
+    if settings.alert_webhook_url is None or settings.alert_webhook_secret is None:
+        return None
+    return Webhook(
+        url=settings.alert_webhook_url.get_secret_value(),
+        secret=settings.alert_webhook_secret.get_secret_value().encode(),
+        timeout_s=settings.alert_webhook_timeout_s,
+        budget_s=settings.alert_webhook_budget_s,
+    )
 
 
 def _profile(settings: Settings) -> emissions.Profile:
@@ -75,6 +109,8 @@ def _build(settings: Settings, follow: bool, rebuild: bool, interval: float | No
     settings.require("database_url")
     rules = trip_rules(settings)
     profile = _profile(settings)
+    alerts = alert_rules(settings)
+    hook = webhook(settings)
     every = interval if interval is not None else settings.trips_interval_s
     stop = threading.Event()
 
@@ -92,8 +128,13 @@ def _build(settings: Settings, follow: bool, rebuild: bool, interval: float | No
                 profile,
                 max_age_s=settings.ingest_max_age_days * 86_400,
                 rebuild=rebuild,
+                alerts=alerts,
+                queue_alerts=hook is not None,
             )
             deleted = delete_old_dead_letters(settings.dsn, settings.dead_letter_retention_days)
+            # After the commit, within its time budget: a receiver that is down or slow never
+            # holds the build up; what is not delivered now waits for the next run.
+            sent = deliver(settings.dsn, hook) if hook is not None else None
         except psycopg.OperationalError as exc:
             if not follow:
                 raise UnavailableError(database_unreachable(exc)) from exc
@@ -111,7 +152,10 @@ def _build(settings: Settings, follow: bool, rebuild: bool, interval: float | No
                     f"{report.vehicles} vehicles, {report.fixes} fixes: "
                     f"{report.inserted} trips inserted, {report.updated} updated, "
                     f"{report.deleted} deleted, {report.trips_open} still open "
-                    f"({profile.version})"
+                    f"({profile.version}); alerts: {sum(report.alerts.opened.values())} "
+                    f"opened, {sum(report.alerts.cleared.values())} cleared"
+                    + ("" if sent is None else f", {sent.delivered} delivered")
+                    + ("" if sent is None or not sent.failed else f", {sent.failed} to retry")
                 )
         if not follow:
             return

@@ -224,3 +224,56 @@ def test_interop_settings_reach_the_service() -> None:
         with pytest.raises(SettingsError, match=name) as caught:
             load_settings({name: value})
         assert name != "POGO_GBFS_VEHICLE_KEY" or "short" not in str(caught.value)
+
+
+def test_alert_settings_typed_with_the_webhook_secret_hidden(tmp_path: Path) -> None:
+    """The alert thresholds are typed; POGO_ALERT_RULES takes a JSON object; the webhook URL
+    (which may hold a token) and its secret are hidden from repr and may come from *_FILE."""
+    secret_file = tmp_path / "hook-secret"
+    secret_file.write_text("0123456789abcdef-secret\n")
+    settings = load_settings(
+        environ={
+            "POGO_ALERT_OFFLINE_AFTER_S": "600",
+            "POGO_ALERT_LOW_BATTERY_PCT": "15",
+            "POGO_ALERT_RULES": '{"confirm_fixes": 5}',
+            "POGO_ALERT_WEBHOOK_URL": "https://hooks.example/T0K3N",
+            "POGO_ALERT_WEBHOOK_SECRET_FILE": str(secret_file),
+        }
+    )
+    assert settings.alert_offline_after_s == 600.0
+    assert settings.alert_low_battery_pct == 15.0
+    assert settings.alert_rules == {"confirm_fixes": 5.0}
+    assert settings.alert_webhook_secret is not None
+    assert settings.alert_webhook_secret.get_secret_value() == "0123456789abcdef-secret"
+    assert "T0K3N" not in repr(settings) and "0123456789abcdef" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "fragment"),
+    [
+        ({"POGO_ALERT_LOW_BATTERY_PCT": "120"}, "POGO_ALERT_LOW_BATTERY_PCT", "less than"),
+        ({"POGO_ALERT_OFFLINE_AFTER_S": "0"}, "POGO_ALERT_OFFLINE_AFTER_S", "greater than"),
+        (
+            {"POGO_ALERT_WEBHOOK_URL": "ftp://x/T0K3N", "POGO_ALERT_WEBHOOK_SECRET": "s" * 16},
+            "POGO_ALERT_WEBHOOK_URL",
+            "http:// or https://",
+        ),
+        ({"POGO_ALERT_WEBHOOK_URL": "https://h/T0K3N"}, "POGO_ALERT_WEBHOOK_SECRET", "together"),
+        ({"POGO_ALERT_WEBHOOK_SECRET": "s" * 16}, "POGO_ALERT_WEBHOOK_URL", "together"),
+        (
+            {"POGO_ALERT_WEBHOOK_URL": "https://h/T0K3N", "POGO_ALERT_WEBHOOK_SECRET": "short"},
+            "POGO_ALERT_WEBHOOK_SECRET",
+            "at least 16",
+        ),
+    ],
+)
+def test_bad_alert_setting_is_named_without_the_secret(
+    env: dict[str, str], setting: str, fragment: str
+) -> None:
+    """A wrong alert setting stops start-up naming it; the webhook's URL and secret are
+    never shown."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=env)
+    message = str(caught.value)
+    assert message.startswith(setting + " ") and fragment in message
+    assert "T0K3N" not in message and "short" not in message.replace("at least", "")

@@ -89,9 +89,7 @@ def test_offline_opens_after_the_silence_and_clears_when_the_unit_reports_again(
     assert cleared.json["opened_at"] == opened.json["opened_at"]
 
 
-def test_geofence_enter_and_exit_of_a_marked_zone(
-    db_url: str, db: Any, receiver: Receiver
-) -> None:
+def test_geofence_enter_and_exit_of_a_marked_zone(db_url: str, db: Any, receiver: Receiver) -> None:
     """Riding into a zone marked for alerts opens a geofence alert on it; riding out clears it;
     zones not marked open nothing."""
     db.execute("UPDATE zones SET alert_geofence = true WHERE zone_id = 'um6p_campus'")
