@@ -25,6 +25,7 @@ from city.headers import SecurityHeaders
 from city.http_cache import ResponseCache
 from city.metrics import new_registry
 from city.routers import (
+    alerts,
     emissions,
     gbfs,
     learning_city,
@@ -132,6 +133,7 @@ def create_app(config: ServiceConfig, registry: CollectorRegistry | None = None)
         learning_city,
         vehicles,
         trips,
+        alerts,
         report,
         operations,
         mds,

@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleet.alerts import KINDS
+
 __all__ = ["STATES", "FleetCollector", "new_registry"]
 
 log = structlog.get_logger("city.metrics")
@@ -64,6 +66,18 @@ class FleetCollector(Collector):
         )
         yield CounterMetricFamily(
             "pogo_co2_avoided_kg", "CO2 avoided by the trips built (kg).", row["co2_avoided_kg"]
+        )
+        open_alerts = GaugeMetricFamily(
+            "pogo_alerts_open", "Fleet alerts open, by kind (alerts table).", labels=["kind"]
+        )
+        by_kind = row["alerts_open"] or {}
+        for kind in KINDS:
+            open_alerts.add_metric([kind], float(by_kind.get(kind, 0)))
+        yield open_alerts
+        yield GaugeMetricFamily(
+            "pogo_alert_deliveries_waiting",
+            "Alert transitions not yet delivered to the webhook (the outbox).",
+            value=float(row["alert_deliveries_waiting"]),
         )
         if row["trip_builder_last_run"] is not None:
             yield GaugeMetricFamily(

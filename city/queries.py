@@ -24,6 +24,7 @@ __all__ = [
     "indicator",
     "indicator_for_update",
     "insert_change",
+    "list_alerts",
     "list_changes",
     "list_indicators",
     "list_programmes",
@@ -86,7 +87,27 @@ _GAUGES = sql.SQL(
       (SELECT coalesce(sum(co2_avoided_kg), 0) FROM trips) AS co2_avoided_kg,
       (SELECT coalesce(sum(energy_kwh), 0) FROM trips) AS energy_kwh,
       (SELECT extract(epoch FROM max(updated_at))::float8 FROM trip_watermarks)
-        AS trip_builder_last_run
+        AS trip_builder_last_run,
+      (SELECT coalesce(jsonb_object_agg(kind, n), '{}'::jsonb)
+         FROM (SELECT kind, count(*) AS n FROM alerts WHERE cleared_at IS NULL
+               GROUP BY kind) a) AS alerts_open,
+      (SELECT count(*) FROM alert_deliveries
+         WHERE delivered_at IS NULL AND abandoned_at IS NULL) AS alert_deliveries_waiting
+    """
+)
+
+_ALERTS = sql.SQL(
+    """
+    SELECT a.alert_id, a.kind,
+           CASE WHEN a.cleared_at IS NULL THEN 'open' ELSE 'cleared' END AS state,
+           v.fleet, v.vehicle, a.zone_id, z.name AS zone_name, a.opened_at, a.cleared_at,
+           a.value, a.threshold
+    FROM alerts a
+    JOIN vehicles v USING (vehicle_key)
+    LEFT JOIN zones z USING (zone_id)
+    WHERE {conditions}
+    ORDER BY a.opened_at DESC, a.alert_id DESC
+    LIMIT %(limit)s
     """
 )
 
@@ -224,6 +245,54 @@ async def list_trips(
         "zone": zone,
         "after_ts": after[0] if after else None,
         "after_id": after[1] if after else None,
+    }
+    cur = await conn.execute(query, params)
+    return [dict(r) for r in await cur.fetchall()]
+
+
+async def list_alerts(
+    conn: Conn,
+    start: datetime,
+    end: datetime | None,
+    limit: int,
+    *,
+    kind: str | None = None,
+    state: str | None = None,
+    fleet: str | None = None,
+    vehicle: str | None = None,
+    zone: str | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[Row]:
+    """Alerts open at some time in ``[start, end)`` (``end`` None: up to now), newest opened
+    first, before a page cursor."""
+    conditions = [sql.SQL("(a.cleared_at IS NULL OR a.cleared_at >= %(start)s)")]
+    if end is not None:
+        conditions.append(sql.SQL("a.opened_at < %(end)s"))
+    if kind is not None:
+        conditions.append(sql.SQL("a.kind = %(kind)s"))
+    if state == "open":
+        conditions.append(sql.SQL("a.cleared_at IS NULL"))
+    elif state == "cleared":
+        conditions.append(sql.SQL("a.cleared_at IS NOT NULL"))
+    if fleet is not None:
+        conditions.append(sql.SQL("v.fleet = %(fleet)s"))
+    if vehicle is not None:
+        conditions.append(sql.SQL("v.vehicle = %(vehicle)s"))
+    if zone is not None:
+        conditions.append(sql.SQL("a.zone_id = %(zone)s"))
+    if before is not None:
+        conditions.append(sql.SQL("(a.opened_at, a.alert_id) < (%(before_ts)s, %(before_id)s)"))
+    query = _ALERTS.format(conditions=sql.SQL(" AND ").join(conditions))
+    params = {
+        "start": start,
+        "end": end,
+        "limit": limit,
+        "kind": kind,
+        "fleet": fleet,
+        "vehicle": vehicle,
+        "zone": zone,
+        "before_ts": before[0] if before else None,
+        "before_id": before[1] if before else None,
     }
     cur = await conn.execute(query, params)
     return [dict(r) for r in await cur.fetchall()]

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Alert",
+    "AlertPage",
     "Change",
     "ChangeList",
     "EmissionsGroup",
@@ -263,6 +265,26 @@ class Trip(BaseModel):
 class TripPage(BaseModel):
     window: Window
     trips: list[Trip]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; None: last.")
+
+
+class Alert(BaseModel):
+    alert_id: int
+    kind: Literal["offline", "low_battery", "geofence", "overspeed"]
+    state: Literal["open", "cleared"]
+    fleet: str
+    vehicle: str
+    zone_id: str | None = Field(description="Geofence: the zone; over-speed: the limit's zone.")
+    zone_name: str | None
+    opened_at: datetime = Field(description="Device time of the fix that opened it.")
+    cleared_at: datetime | None
+    value: float | None = Field(description="The reading that opened it, in unit.")
+    threshold: float | None
+    unit: str | None = Field(description="s (offline), % (low battery) or km/h (over-speed).")
+
+
+class AlertPage(BaseModel):
+    alerts: list[Alert]
     next_cursor: str | None = Field(description="Pass as cursor for the next page; None: last.")
 
 

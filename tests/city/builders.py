@@ -117,3 +117,23 @@ def point(
         " VALUES (%s, %s, %s, %s, %s, %s)",
         (vehicle_key, ts, lat, lon, soc_pct, ts),
     )
+
+
+def alert(
+    conn: Conn,
+    vehicle_key: int,
+    kind: str,
+    opened: datetime,
+    cleared: datetime | None = None,
+    zone_id: str | None = None,
+    value: float | None = None,
+    threshold: float | None = None,
+) -> int:
+    """A fleet alert, open unless ``cleared`` is given."""
+    row = conn.execute(
+        "INSERT INTO alerts (vehicle_key, kind, zone_id, opened_at, cleared_at, value, threshold)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
+        (vehicle_key, kind, zone_id, opened, cleared, value, threshold),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.city.builders import state, t, trip, vehicle
+from tests.city.builders import alert, state, t, trip, vehicle
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -90,3 +90,26 @@ def test_readyz_is_not_ready_behind_the_latest_migration(
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["schema_version"] < response.json()["expected_version"]
+
+
+def test_metrics_count_open_alerts_by_kind_and_waiting_deliveries(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """pogo_alerts_open{kind} counts the open alerts of each kind (every kind shown, cleared
+    ones not counted) and pogo_alert_deliveries_waiting the undelivered outbox rows, read
+    at each scrape."""
+    v = vehicle(db)
+    opened = alert(db, v, "offline", t("2025-03-01T08:00"))
+    alert(db, v, "low_battery", t("2025-03-01T08:00"))
+    alert(db, v, "low_battery", t("2025-02-01T08:00"), t("2025-02-02T08:00"))
+    db.execute(
+        "INSERT INTO alert_deliveries (delivery_id, alert_id, transition, body)"
+        " VALUES (gen_random_uuid(), %s, 'opened', '{}')",
+        (opened,),
+    )
+    got = _samples(client.get("/metrics").text)
+    assert got[("pogo_alerts_open", (("kind", "offline"),))] == 1
+    assert got[("pogo_alerts_open", (("kind", "low_battery"),))] == 1
+    assert got[("pogo_alerts_open", (("kind", "geofence"),))] == 0
+    assert got[("pogo_alerts_open", (("kind", "overspeed"),))] == 0
+    assert got[("pogo_alert_deliveries_waiting", ())] == 1

@@ -29,9 +29,7 @@ def _seed(db: Any) -> None:
     store(db, vehicle_key(db, "m009"), pts, 1600)
 
 
-def test_pogo_trips_delivers_the_alerts_it_opens(
-    db_url: str, db: Any, receiver: Receiver
-) -> None:
+def test_pogo_trips_delivers_the_alerts_it_opens(db_url: str, db: Any, receiver: Receiver) -> None:
     """A vehicle silent for longer than POGO_ALERT_OFFLINE_AFTER_S gets an offline alert,
     delivered once to POGO_ALERT_WEBHOOK_URL, signed with POGO_ALERT_WEBHOOK_SECRET; the
     summary line says so."""
