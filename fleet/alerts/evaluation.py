@@ -107,12 +107,12 @@ class Transitions:
         """All ``parts`` as one."""
         names = list(cls.__dataclass_fields__)
         if not parts:
-            empty = cls.empty()
-            return empty
+            return cls.empty()
         return cls(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
 
     @classmethod
     def empty(cls) -> Transitions:
+        """No transitions."""
         e = np.zeros(0, dtype=np.int64)
         o = np.zeros(0, dtype=object)
         f = np.zeros(0, dtype=np.float64)
@@ -305,38 +305,40 @@ def _geofence(
     lon, lat = track.lon[idx], track.lat[idx]
     high = fences.inside(lon, lat, cols) & fences.geofenced[cols][None, :]
     low = fences.beyond_margin(lon, lat, cols)
-    subject = row[idx][:, None] * w + np.arange(w)[None, :]
-    order = np.argsort(subject.ravel(), kind="stable")  # (vehicle, zone, time)
-    fix = np.repeat(idx, w)[order]
-    initial = np.zeros(veh.shape[0] * w, dtype=bool)
+    initial = np.zeros((veh.shape[0], w), dtype=bool)
     known = open_at >= 0
     initial[
-        np.searchsorted(veh, open_alerts.vehicle[mine][known]) * w
-        + np.searchsorted(cols, open_at[known])
+        np.searchsorted(veh, open_alerts.vehicle[mine][known]),
+        np.searchsorted(cols, open_at[known]),
     ] = True
-    out = flips(
-        subject.ravel()[order],
-        track.t_ms[fix],
-        high.ravel()[order],
-        low.ravel()[order],
-        initial,
-        np.repeat(after, w),
-        rules.confirm_fixes,
-        rules.confirm_s,
-    )
-    at = fix[out.index]
-    zone_ids = fences.ids[cols[subject.ravel()[order][out.index] % w]]
-    nan = np.full(at.shape[0], np.nan)
-    return _make(
-        track.vehicle[at],
-        GEOFENCE,
-        out.opened,
-        track.t_ms[at],
-        nan,
-        nan,
-        zone=zone_ids,
-        subject_zone=zone_ids,
-    )
+    parts = []
+    for j in range(w):  # one pass per watched zone (a handful), each over every fix
+        out = flips(
+            row[idx],
+            track.t_ms[idx],
+            high[:, j],
+            low[:, j],
+            initial[:, j],
+            after,
+            rules.confirm_fixes,
+            rules.confirm_s,
+        )
+        at = idx[out.index]
+        zone_ids = np.full(at.shape[0], fences.ids[cols[j]], dtype=object)
+        nan = np.full(at.shape[0], np.nan)
+        parts.append(
+            _make(
+                track.vehicle[at],
+                GEOFENCE,
+                out.opened,
+                track.t_ms[at],
+                nan,
+                nan,
+                zone=zone_ids,
+                subject_zone=zone_ids,
+            )
+        )
+    return Transitions.concat(parts)
 
 
 def _offline_cleared(

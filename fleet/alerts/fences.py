@@ -110,8 +110,11 @@ class Fences:
         x = np.asarray(lon, dtype=np.float64)
         y = np.asarray(lat, dtype=np.float64)
         cols = np.asarray(zones, dtype=np.int64)
-        # One vectorised containment test per zone column (a handful of zones, many points).
+        # One vectorised containment test per zone column (a handful of zones, many points),
+        # on the points inside the zone's bounding box only (most points are outside it).
         out = np.zeros((x.shape[0], cols.shape[0]), dtype=bool)
         for j, z in enumerate(cols.tolist()):
-            out[:, j] = shapely.contains_xy(polygons[z], x, y)
+            x0, y0, x1, y1 = shapely.bounds(polygons[z]).tolist()
+            box = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+            out[box, j] = shapely.contains_xy(polygons[z], x[box], y[box])
         return out

@@ -8,18 +8,29 @@ import pytest
 from fleet.alerts import AlertError, flips
 
 
-def reference(subject, t_ms, high, low, initial, after_ms, fixes, seconds):  # type: ignore[no-untyped-def]
+def reference(
+    subject: list[int],
+    t_ms: list[int],
+    high: list[bool],
+    low: list[bool],
+    initial: list[bool],
+    after_ms: list[int],
+    fixes: int,
+    seconds: float,
+) -> tuple[list[int], list[bool], list[bool]]:
     """The slow rule, one fix at a time: count each condition's consecutive run and its
     start; a confirmed run after the watermark sets the state."""
-    out_index, out_opened = [], []
+    out_index: list[int] = []
+    out_opened: list[bool] = []
     final = list(initial)
     prev_subject = None
+    state, hi_run, lo_run, hi_start, lo_start = False, 0, 0, 0, 0
     for i in range(len(subject)):
         s = subject[i]
         if s != prev_subject:
             state = bool(initial[s])
             hi_run = lo_run = 0
-            hi_start = lo_start = None
+            hi_start = lo_start = 0
             prev_subject = s
         if high[i]:
             if hi_run == 0:
