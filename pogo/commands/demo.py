@@ -33,6 +33,7 @@ from pydantic import SecretStr
 import emissions
 from city import BackgroundServer
 from fleet import build_trips, upgrade
+from fleet.alerts import deliver
 from fleet.devices import hash_password, new_password, provision
 from fleet.store import delete_old_dead_letters
 from ingest import Ingester
@@ -42,7 +43,7 @@ from pogo.commands.db import describe_upgrade
 from pogo.commands.ingest import ingest_config
 from pogo.commands.serve import service_config
 from pogo.commands.simulate import mqtt_target
-from pogo.commands.trips import trip_rules
+from pogo.commands.trips import alert_rules, trip_rules, webhook
 from pogo.embedded import (
     PrivateMosquitto,
     PrivatePostgres,
@@ -154,12 +155,15 @@ def _trip_builder(
 ) -> Callable[[threading.Event], None]:
     rules = trip_rules(settings)
     profile = emissions.get_profile(settings.trips_profile)
+    alerts, hook = alert_rules(settings), webhook(settings)
 
     def follow(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                build_trips(dsn, rules, profile)
+                build_trips(dsn, rules, profile, alerts=alerts, queue_alerts=hook is not None)
                 delete_old_dead_letters(dsn, settings.dead_letter_retention_days)
+                if hook is not None:
+                    deliver(dsn, hook)
             except psycopg.OperationalError as exc:
                 log.warning("trips_build_failed", error=str(exc).strip())
             stop.wait(interval_s)
