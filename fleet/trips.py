@@ -313,8 +313,15 @@ def build_trips(
         finally:
             q.unlock(conn)
     report.seconds = time.perf_counter() - started
-    # A run that changed no trip (most runs of a follower between two rides) logs at debug.
-    changed = report.inserted or report.updated or report.deleted
+    # A run that changed no trip (most runs of a follower between two rides) and flipped no
+    # alert logs at debug.
+    changed = (
+        report.inserted
+        or report.updated
+        or report.deleted
+        or report.alerts.opened
+        or report.alerts.cleared
+    )
     (log.info if changed else log.debug)(
         "trips_built",
         vehicles=report.vehicles,
