@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 
-from simulators.plan import ACCEL_MS2, AUX_W, DECEL_MS2, Plan
+from simulators.plan import AUX_W, Plan
 
 _OCV_SOC = [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
 _OCV_CELL = [3.00, 3.35, 3.45, 3.55, 3.62, 3.68, 3.74, 3.82, 3.90, 3.98, 4.08, 4.18]
@@ -50,19 +50,20 @@ def loop_riding(plan: Plan, rides: list[int], seed: int = 1) -> list[tuple[float
                 float(plan.edge_v1[edge]),
             )
             length = float(plan.edge_len[edge])
-            t1 = (vp - v0) / ACCEL_MS2
-            d1 = (vp * vp - v0 * v0) / (2 * ACCEL_MS2)
-            t3 = (vp - v1) / DECEL_MS2
-            d3 = (vp * vp - v1 * v1) / (2 * DECEL_MS2)
+            acc, dec = float(plan.edge_accel[edge]), float(plan.edge_decel[edge])
+            t1 = (vp - v0) / acc
+            d1 = (vp * vp - v0 * v0) / (2 * acc)
+            t3 = (vp - v1) / dec
+            d3 = (vp * vp - v1 * v1) / (2 * dec)
             d2 = max(length - d1 - d3, 0.0)
             t2 = d2 / vp
             if tau < t1:
-                s, v = v0 * tau + 0.5 * ACCEL_MS2 * tau * tau, v0 + ACCEL_MS2 * tau
+                s, v = v0 * tau + 0.5 * acc * tau * tau, v0 + acc * tau
             elif tau < t1 + t2:
                 s, v = d1 + vp * (tau - t1), vp
             else:
                 u = min(max(tau - t1 - t2, 0.0), t3)
-                s, v = d1 + d2 + vp * u - 0.5 * DECEL_MS2 * u * u, vp - DECEL_MS2 * u
+                s, v = d1 + d2 + vp * u - 0.5 * dec * u * u, vp - dec * u
             s = min(max(s, 0.0), length)
             a, b = int(plan.edge_a[edge]), int(plan.edge_b[edge])
             f = s / length if length > 0 else 0.0

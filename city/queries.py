@@ -34,6 +34,7 @@ __all__ = [
     "schema_version",
     "trip_columns",
     "upsert_indicator",
+    "vehicle_riding",
 ]
 
 Conn = AsyncConnection[DictRow]
@@ -62,13 +63,29 @@ _VEHICLES = sql.SQL(
     """
 )
 
+# Riding behaviour of one vehicle over its trips with counted events (trips built before
+# migration 0060 have NULL counts until rebuilt, and are left out of the rates).
+_VEHICLE_RIDING = """
+SELECT count(*) AS trips,
+       coalesce(sum(t.distance_km), 0) AS distance_km,
+       coalesce(sum(t.harsh_braking), 0) AS harsh_braking,
+       coalesce(sum(t.harsh_acceleration), 0) AS harsh_acceleration,
+       100.0 * sum(t.harsh_braking) / nullif(sum(t.distance_km), 0)
+           AS harsh_braking_per_100_km,
+       100.0 * sum(t.harsh_acceleration) / nullif(sum(t.distance_km), 0)
+           AS harsh_acceleration_per_100_km
+FROM trips t JOIN vehicles v USING (vehicle_key)
+WHERE v.fleet = %(fleet)s AND v.vehicle = %(vehicle)s
+  AND t.harsh_braking IS NOT NULL AND t.harsh_acceleration IS NOT NULL
+"""
+
 _TRIPS = sql.SQL(
     """
     SELECT t.trip_id, v.fleet, v.vehicle, t.ride_id, t.rider, t.source,
            t.start_ts, t.end_ts, t.start_lat, t.start_lon, t.end_lat, t.end_lon,
            t.start_zone, t.end_zone, t.distance_km, t.duration_s, t.avg_speed_kmh,
            t.max_speed_kmh, t.energy_kwh, t.co2_baseline_kg, t.co2_electricity_kg,
-           t.co2_avoided_kg, t.methodology
+           t.co2_avoided_kg, t.methodology, t.harsh_braking, t.harsh_acceleration
     FROM trips t JOIN vehicles v USING (vehicle_key)
     WHERE {conditions}
     ORDER BY t.start_ts, t.trip_id
@@ -213,6 +230,14 @@ async def list_vehicles(
     query = _VEHICLES.format(conditions=sql.SQL(" AND ").join(conditions))
     cur = await conn.execute(query, {"fleet": fleet, "vehicle": vehicle, "state": state})
     return [dict(r) for r in await cur.fetchall()]
+
+
+async def vehicle_riding(conn: Conn, fleet: str, vehicle: str) -> Row:
+    """Trips, km and harsh braking and acceleration events (and per 100 km) of one vehicle,
+    over its trips with counted events."""
+    cur = await conn.execute(_VEHICLE_RIDING, {"fleet": fleet, "vehicle": vehicle})
+    row = await cur.fetchone()
+    return dict(row) if row else {}
 
 
 async def list_trips(

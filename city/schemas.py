@@ -228,6 +228,22 @@ class Vehicle(BaseModel):
     first_seen: datetime
 
 
+class RidingBehaviour(BaseModel):
+    trips: int = Field(description="Trips with counted events (built since migration 0060).")
+    distance_km: float
+    harsh_braking: int = Field(description="Harsh braking events over those trips.")
+    harsh_acceleration: int = Field(description="Harsh acceleration events over those trips.")
+    harsh_braking_per_100_km: float | None
+    harsh_acceleration_per_100_km: float | None
+
+
+class VehicleDetail(Vehicle):
+    riding: RidingBehaviour = Field(
+        description="Harsh braking and acceleration over the vehicle's trips (thresholds: the "
+        "trip rules' harsh_braking_g and harsh_acceleration_g)."
+    )
+
+
 class VehicleList(BaseModel):
     vehicles: list[Vehicle]
 
@@ -260,6 +276,12 @@ class Trip(BaseModel):
     co2_electricity_kg: float | None
     co2_avoided_kg: float | None
     methodology: str | None
+    harsh_braking: int | None = Field(
+        default=None, description="Harsh braking events (None: built before they were counted)."
+    )
+    harsh_acceleration: int | None = Field(
+        default=None, description="Harsh acceleration events (None: likewise)."
+    )
 
 
 class TripPage(BaseModel):

@@ -107,6 +107,8 @@ TRIP_COLUMNS: tuple[str, ...] = (
     "co2_electricity_kg",
     "co2_avoided_kg",
     "methodology",
+    "harsh_braking",
+    "harsh_acceleration",
 )
 """The columns the builder writes, in the order of the rows it hands to :func:`upsert_trips`."""
 
@@ -125,14 +127,17 @@ _TYPES = {
     "fixes_dropped": "integer",
     "dropped_by_reason": "jsonb",
     "methodology": "text",
+    "harsh_braking": "integer",
+    "harsh_acceleration": "integer",
 }
 
 
 def require_schema(conn: Conn) -> None:
-    """Raise :class:`TripBuildError` unless migration 0020 (trip columns, zones) is applied."""
+    """Raise :class:`TripBuildError` unless migration 0060 (the last of the builder's trip
+    columns) is applied."""
     row = conn.execute(
         "SELECT 1 FROM information_schema.columns "
-        "WHERE table_name = 'trips' AND column_name = 'dropped_by_reason'"
+        "WHERE table_name = 'trips' AND column_name = 'harsh_acceleration'"
     ).fetchone()
     if row is None:
         raise TripBuildError(

@@ -64,6 +64,29 @@ class TripRules:
         latest fix, or ``settle_s`` before the build time ``now`` (the vehicle went silent).
     offline_after_s : float, default 900.0
         A vehicle whose last fix is older than this, in s, at build time is ``offline``.
+    harsh_braking_g : float, default 0.35
+        A step between two fixes whose least peak deceleration (from the two speeds, the
+        time and the distance: :func:`fleet.behaviour.peak_acceleration_ms2`) reaches this, in
+        g, is harsh braking. Telematics vendors put harsh braking between 0.25 g and 0.45 g
+        (Positrace: 250 mG for passenger vehicles; SBeacon: 0.40 g; Digital Matter: 3.0 m/s2
+        as a deliberately low test level, 4.4 m/s2 by default); riders on a training ground
+        brake to a stop from 60 km/h at about 0.5-0.7 g (Ecker et al., 2001), normal stops
+        in town at about 0.2 g.
+    harsh_acceleration_g : float, default 0.30
+        Likewise for harsh acceleration, in g (SBeacon: 0.25 g; Positrace: 200 mG and
+        3.6 m/s2; a POGO motorcycle at full throttle from a standstill reaches about 0.4 g,
+        a normal start about 0.15 g).
+    harsh_min_speed_kmh : float, default 10.0
+        Steps whose faster fix is slower than this, in km/h, are never harsh (Teltonika's GNSS
+        green-driving algorithm evaluates acceleration from 10 km/h).
+    harsh_max_step_s : float, default 10.0
+        Steps longer than this, in s, are never harsh: too coarse to tell.
+    harsh_distance_tolerance_m : float, default 2.0
+        How far the distance between two fixes may be off through GPS noise, in m; the
+        deceleration bound takes the least harsh distance within it.
+    harsh_min_distance_m : float, default 8.0
+        The bound never assumes a speed change happened over less distance than this, in m
+        (below it a position error of a few metres decides the result).
     max_fixes_per_batch : int, default 4_000_000
         A run with more new fixes than this (a backfill of months) builds the vehicles in
         batches of at most about this many new fixes each (the builder's own batches, of
@@ -95,6 +118,12 @@ class TripRules:
     received_margin_s: float = 120.0
     settle_s: float = 900.0
     offline_after_s: float = 900.0
+    harsh_braking_g: float = 0.35
+    harsh_acceleration_g: float = 0.30
+    harsh_min_speed_kmh: float = 10.0
+    harsh_max_step_s: float = 10.0
+    harsh_distance_tolerance_m: float = 2.0
+    harsh_min_distance_m: float = 8.0
     max_fixes_per_batch: int = 4_000_000
 
     def __post_init__(self) -> None:
@@ -112,6 +141,9 @@ class TripRules:
             "max_jump_kmh",
             "default_battery_kwh",
             "max_fixes_per_batch",
+            "harsh_braking_g",
+            "harsh_acceleration_g",
+            "harsh_max_step_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fleet.behaviour import harsh_steps
 from fleet.fixes import DROP_REASONS, KeptFixes, keep_fixes
 from fleet.rides import Rides
 from fleet.rules import TripRules
@@ -26,6 +28,7 @@ __all__ = ["SOURCES", "Segmentation", "TripArrays", "segment"]
 SOURCES: tuple[str, ...] = ("motion", "events")
 """What defined a trip; ``TripArrays.source`` holds the index."""
 
+_NumberT = TypeVar("_NumberT", np.int64, np.float64)
 _NONE = np.iinfo(np.int64).max  # "no such fix" in a minimum over positions
 
 
@@ -53,6 +56,9 @@ class TripArrays:
         Kept fixes inside the trip.
     dropped : int64 (k, len(DROP_REASONS))
         Dropped fixes inside the trip's time span, per reason.
+    harsh_braking, harsh_acceleration : int64 (k,)
+        Harsh braking and harsh acceleration events inside the trip
+        (:func:`fleet.behaviour.harsh_steps`).
     """
 
     vehicle: NDArray[np.int64]
@@ -70,6 +76,8 @@ class TripArrays:
     max_speed_kmh: NDArray[np.float64]
     fixes_used: NDArray[np.int64]
     dropped: NDArray[np.int64]
+    harsh_braking: NDArray[np.int64]
+    harsh_acceleration: NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.vehicle.shape[0])
@@ -111,6 +119,7 @@ class _Motion:
     """Per kept fix: its speed, and the masks motion trips are cut by."""
 
     speed_kmh: NDArray[np.float64]  # reported, else implied
+    reported: NDArray[np.bool_]  # the device reported the speed
     moving: NDArray[np.bool_]
     gap: NDArray[np.bool_]  # more than max_gap_s since the previous fix of the vehicle
     parked: NDArray[np.bool_]
@@ -140,6 +149,30 @@ class _Bounds:
 
     def __len__(self) -> int:
         return int(self.first.shape[0])
+
+    def owned_steps(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """``(lo, hi)``: each trip owns the steps reaching fixes ``lo .. hi - 1``, from the
+        one reaching its first fix (or leaving the parked fix before it) to the one reaching
+        its last fix (or the parked fix after it)."""
+        lo = self.first + 1 - self.stood_before
+        hi = self.last + self.stopped_after + 1
+        return lo, hi
+
+    def owned_sum(self, values: NDArray[_NumberT]) -> NDArray[_NumberT]:
+        """Per trip, the sum of ``values`` (one per kept fix: the step reaching it) over the
+        steps the trip owns; shape (k,), the dtype of ``values``."""
+        m, k = values.shape[0], len(self)
+        if not k:
+            return np.zeros(0, dtype=values.dtype)
+        # A sum over each trip's own range, never a difference of running totals: the result
+        # must not depend on where the loaded window starts, or rebuilds would churn.
+        counted = np.zeros(m + 1, dtype=values.dtype)  # one trailing 0: every bound is valid
+        counted[:m] = values
+        lo, hi = self.owned_steps()
+        pairs = np.empty(2 * k, dtype=np.int64)
+        pairs[0::2] = lo
+        pairs[1::2] = hi
+        return np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0).astype(values.dtype)
 
     def reduce_at(self, m: int) -> NDArray[np.int64]:
         """Interleaved ``[first, last + 1]`` bounds for ``ufunc.reduceat`` over m fixes (the
@@ -186,12 +219,13 @@ def _parked(
 
 
 def _motion(track: Track, kept: KeptFixes, rules: TripRules) -> _Motion:
-    reported = kept.take(track.speed_kmh)
-    speed = np.where(np.isfinite(reported), reported, kept.implied_kmh)
+    speed = kept.take(track.speed_kmh)
+    reported = np.isfinite(speed)
+    speed = np.where(reported, speed, kept.implied_kmh)
     moving = speed >= rules.moving_speed_kmh
     gap = kept.dt_s > rules.max_gap_s
     parked = _parked(kept.t_ms, moving, gap, kept.new_vehicle | gap, rules.min_parking_s)
-    return _Motion(speed, moving, gap, parked)
+    return _Motion(speed, reported, moving, gap, parked)
 
 
 def _membership(kept: KeptFixes, motion: _Motion, rides: Rides | None) -> _Membership:
@@ -245,21 +279,9 @@ def _distance_km(kept: KeptFixes, motion: _Motion, trips: _Bounds) -> NDArray[np
     """The steps a trip owns, from the one reaching its first fix (or leaving the fix before
     it) to the one reaching its last fix (or the fix after it), except steps between two
     non-moving fixes."""
-    m, k = len(kept), len(trips)
     moving_step = motion.moving.copy()
     moving_step[1:] |= motion.moving[:-1]
-    # (A sum over each trip's own range, never a difference of running totals: the result
-    # must not depend on where the loaded window starts, or rebuilds would churn.)
-    counted = np.zeros(m + 1, dtype=np.float64)  # one trailing 0: every bound is valid
-    np.copyto(counted[:m], kept.step_km, where=moving_step)
-    lo = trips.first + 1 - trips.stood_before
-    hi = trips.last + trips.stopped_after + 1
-    pairs = np.empty(2 * k, dtype=np.int64)
-    pairs[0::2] = lo
-    pairs[1::2] = hi
-    if not k:
-        return np.zeros(0, dtype=np.float64)
-    return np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0.0)
+    return trips.owned_sum(np.where(moving_step, kept.step_km, 0.0))
 
 
 @dataclass
@@ -366,7 +388,9 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     * ride trips: the fixes inside ``[start, end]`` of a ride; a missing start (end) is
       replaced by the first (last) moving fix;
     * distance: sum of haversine steps owned by the trip, except steps between two
-      non-moving fixes (no distance from jitter while parked or at a light).
+      non-moving fixes (no distance from jitter while parked or at a light);
+    * harsh braking and acceleration: events starting at the steps the distance counts
+      (:func:`fleet.behaviour.harsh_steps`).
 
     Examples
     --------
@@ -393,6 +417,9 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
 
     long_enough = (distance >= rules.min_trip_km) & (duration >= rules.min_trip_s)
     sel = np.flatnonzero(bounds.from_events | long_enough)
+    harsh = harsh_steps(
+        motion.speed_kmh, motion.reported, kept.dt_s, kept.step_km, kept.new_vehicle, rules
+    )
     vehicle = kept.vehicle[bounds.first[sel]]
     start_ms, end_ms = ends.start_ms[sel], ends.end_ms[sel]
     dur = duration[sel]
@@ -415,5 +442,7 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
         max_speed_kmh=max_speed[sel].astype(np.float64),
         fixes_used=(bounds.last - bounds.first + 1).astype(np.int64)[sel],
         dropped=_dropped_per_trip(track, reason, vehicle, start_ms, end_ms),
+        harsh_braking=bounds.owned_sum(harsh.braking.astype(np.int64))[sel],
+        harsh_acceleration=bounds.owned_sum(harsh.acceleration.astype(np.int64))[sel],
     )
     return Segmentation(reason=reason, trips=trips)

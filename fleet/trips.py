@@ -218,6 +218,8 @@ def trip_frame(
         "co2_electricity_kg": elec,
         "co2_avoided_kg": avoided,
         "methodology": method,
+        "harsh_braking": t.harsh_braking[sel],
+        "harsh_acceleration": t.harsh_acceleration[sel],
     }
     return TripFrame(cols)
 

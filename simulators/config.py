@@ -94,6 +94,9 @@ class ScenarioConfig:
     max_speed_kmh: float = 60.0
     gps_sigma_m: float = 2.5
     offline_share: float = 0.08  # share of long parked spells the device spends offline
+    # Riding behaviour: shares of the stops (starts) from (to) 29 km/h or more that are harsh.
+    harsh_braking_share: float = 0.0  # braked at 4.5-6.5 m/s2 instead of 2.2
+    harsh_acceleration_share: float = 0.0  # sped up at 3.5-4.5 m/s2 instead of 1.5
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -108,6 +111,8 @@ class ScenarioConfig:
             ("mean_trip_km", self.mean_trip_km, 0.5, 50),
             ("battery_kwh", self.battery_kwh, 0.1, 200),
             ("max_speed_kmh", self.max_speed_kmh, 10, 200),
+            ("harsh_braking_share", self.harsh_braking_share, 0, 1),
+            ("harsh_acceleration_share", self.harsh_acceleration_share, 0, 1),
         ]
         for name, value, low, high in checks:
             if not low <= value <= high:

@@ -38,6 +38,9 @@ MIN_TURNAROUND_S = 45.0
 PLUG_DELAY_S = 60.0
 CV_START_PCT = 80.0
 CV_END_FRACTION = 0.1  # charging power at 100 % as a fraction of the charger's
+HARSH_MIN_MS = 8.0  # a harsh stop or start is injected only on edges peaking above ~29 km/h
+HARSH_BRAKING_MS2 = (4.5, 6.5)  # uniform range: 0.46-0.66 g, a hard stop on a motorcycle
+HARSH_ACCELERATION_MS2 = (3.5, 4.5)  # 0.36-0.46 g, a full-throttle start
 
 
 def consumption_wh_per_km(speed_kmh: npt.ArrayLike) -> F64:
@@ -118,6 +121,11 @@ class Plan:
     edge_v1: F64
     edge_dwell: F64
     edge_start: F64
+    edge_accel: F64  # m/s2 while speeding up at the edge's start (ACCEL_MS2 unless harsh)
+    edge_decel: F64  # m/s2 while slowing down at its end (DECEL_MS2 unless harsh)
+    # Injected harsh events per ride (ground truth of riding behaviour).
+    harsh_braking: I64
+    harsh_acceleration: I64
     # Vehicles.
     initial_node: I64
     initial_odometer_km: F64
@@ -224,6 +232,31 @@ def _routes(net: Network, origin: I64, dest: I64, target_m: F64) -> tuple[I64, I
     path_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(path_counts, out=path_offsets[1:])
     return via, path_nodes, path_offsets
+
+
+def _harsh_rates(
+    config: ScenarioConfig, cruise: F64, length: F64, v0: F64, v1: F64
+) -> tuple[F64, F64]:
+    """Per edge, the acceleration and deceleration (m/s2): the normal ones, or a harsh start
+    from a standstill / a harsh stop, each on ``harsh_*_share`` of the edges that reach at
+    least ``HARSH_MIN_MS`` (from their own random stream: a scenario without harsh events
+    renders exactly as before they existed)."""
+    n = cruise.size
+    rng = np.random.default_rng([config.seed, 0x48415253])
+    draw_brake, draw_accel = rng.random(n), rng.random(n)
+    brake_ms2 = rng.uniform(*HARSH_BRAKING_MS2, n)
+    accel_ms2 = rng.uniform(*HARSH_ACCELERATION_MS2, n)
+    # Fast enough: the edge's peak at the normal rates would reach HARSH_MIN_MS.
+    peak = np.sqrt(
+        (2 * ACCEL_MS2 * DECEL_MS2 * length + DECEL_MS2 * v0 * v0 + ACCEL_MS2 * v1 * v1)
+        / (ACCEL_MS2 + DECEL_MS2)
+    )
+    fast = np.minimum(cruise, peak) >= HARSH_MIN_MS
+    brake = fast & (v1 == 0) & (draw_brake < config.harsh_braking_share)
+    accel = fast & (v0 == 0) & (draw_accel < config.harsh_acceleration_share)
+    a = np.where(accel, accel_ms2, ACCEL_MS2)
+    b = np.where(brake, brake_ms2, DECEL_MS2)
+    return a, b
 
 
 def _solve_scale(z: F64, direct: F64, target: float) -> float:
@@ -335,7 +368,7 @@ def plan(config: ScenarioConfig) -> Plan:
     v0 = np.zeros(ea.size)
     v0[1:] = v1[:-1]
     v0[first_edge] = 0.0
-    a, b = ACCEL_MS2, DECEL_MS2
+    a, b = _harsh_rates(config, cruise, elen, v0, v1)
     peak = np.sqrt((2 * a * b * elen + b * v0 * v0 + a * v1 * v1) / (a + b))
     vp = np.maximum(np.minimum(cruise, peak), np.maximum(v0, v1))
     vp = np.maximum(vp, 0.5)
@@ -354,6 +387,8 @@ def plan(config: ScenarioConfig) -> Plan:
         + AUX_W * edge_time / 3600.0
     )
     distance_m = np.bincount(etrip, weights=elen, minlength=count)
+    harsh_braking = np.bincount(etrip, weights=b > DECEL_MS2, minlength=count).astype(np.int64)
+    harsh_accel = np.bincount(etrip, weights=a > ACCEL_MS2, minlength=count).astype(np.int64)
     energy_kwh = np.bincount(etrip, weights=edge_wh, minlength=count) / 1000.0
     duration = np.bincount(etrip, weights=edge_time, minlength=count)
 
@@ -449,6 +484,10 @@ def plan(config: ScenarioConfig) -> Plan:
         edge_v1=v1[edge_keep],
         edge_dwell=dwell[edge_keep],
         edge_start=edge_start[edge_keep],
+        edge_accel=a[edge_keep],
+        edge_decel=b[edge_keep],
+        harsh_braking=harsh_braking[keep],
+        harsh_acceleration=harsh_accel[keep],
         initial_node=initial_node,
         initial_odometer_km=odometer0,
         offline_vehicle=vehicle[spell],

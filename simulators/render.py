@@ -16,9 +16,7 @@ import numpy.typing as npt
 from simulators._random import hash_normal, hash_uniform
 from simulators.network import to_lonlat
 from simulators.plan import (
-    ACCEL_MS2,
     AUX_W,
-    DECEL_MS2,
     DRIVE_EFFICIENCY,
     Plan,
     charge_curve_soc,
@@ -97,6 +95,8 @@ TRUTH_DTYPE = np.dtype(
         ("end_lat", "f8"),
         ("end_lon", "f8"),
         ("fleet", "U16"),
+        ("harsh_braking", "i4"),  # harsh stops injected into the ride
+        ("harsh_acceleration", "i4"),  # harsh starts injected into the ride
     ]
 )
 MALFORMED_DTYPE = np.dtype(
@@ -175,25 +175,22 @@ def _riding(plan: Plan, rides: I64) -> dict[str, np.ndarray]:
         plan.edge_v1[edge],
         plan.edge_len[edge],
     )
-    t1 = (vp - v0) / ACCEL_MS2
-    d1 = (vp * vp - v0 * v0) / (2 * ACCEL_MS2)
-    t3 = (vp - v1) / DECEL_MS2
-    d3 = (vp * vp - v1 * v1) / (2 * DECEL_MS2)
+    acc, dec = plan.edge_accel[edge], plan.edge_decel[edge]
+    t1 = (vp - v0) / acc
+    d1 = (vp * vp - v0 * v0) / (2 * acc)
+    t3 = (vp - v1) / dec
+    d3 = (vp * vp - v1 * v1) / (2 * dec)
     d2 = np.maximum(length - d1 - d3, 0.0)
     t2 = d2 / vp
     u3 = np.clip(tau - t1 - t2, 0.0, t3)
     accelerating = tau < t1
     s = np.where(
         accelerating,
-        v0 * tau + 0.5 * ACCEL_MS2 * tau * tau,
-        np.where(
-            tau < t1 + t2, d1 + vp * (tau - t1), d1 + d2 + vp * u3 - 0.5 * DECEL_MS2 * u3 * u3
-        ),
+        v0 * tau + 0.5 * acc * tau * tau,
+        np.where(tau < t1 + t2, d1 + vp * (tau - t1), d1 + d2 + vp * u3 - 0.5 * dec * u3 * u3),
     )
     s = np.clip(s, 0.0, length)
-    v = np.where(
-        accelerating, v0 + ACCEL_MS2 * tau, np.where(tau < t1 + t2, vp, vp - DECEL_MS2 * u3)
-    )
+    v = np.where(accelerating, v0 + acc * tau, np.where(tau < t1 + t2, vp, vp - dec * u3))
     v = np.where(tau >= t1 + t2 + t3, v1 * 0 + np.where(plan.edge_dwell[edge] > 0, 0.0, v1), v)
     v = np.maximum(v, 0.0)
     a, b = plan.edge_a[edge], plan.edge_b[edge]
@@ -208,7 +205,7 @@ def _riding(plan: Plan, rides: I64) -> dict[str, np.ndarray]:
     soc = plan.soc_start[ride] - (plan.soc_start[ride] - plan.soc_end[ride]) * share
     power_w = (
         v * 3.6 * consumption_wh_per_km(v * 3.6)
-        + np.where(accelerating, cfg.mass_kg * ACCEL_MS2 * v / DRIVE_EFFICIENCY, 0.0)
+        + np.where(accelerating, cfg.mass_kg * acc * v / DRIVE_EFFICIENCY, 0.0)
         + AUX_W
     )
     t = plan.start_s[ride] + rel
@@ -595,6 +592,8 @@ def _truth(plan: Plan, rides: I64) -> np.ndarray:
         "datetime64[ms]"
     )
     out["distance_km"] = plan.distance_m[rides] / 1000.0
+    out["harsh_braking"] = plan.harsh_braking[rides]
+    out["harsh_acceleration"] = plan.harsh_acceleration[rides]
     out["energy_kwh"] = plan.energy_kwh[rides]
     out["start_lat"], out["start_lon"] = net.lat[o], net.lon[o]
     out["end_lat"], out["end_lon"] = net.lat[d], net.lon[d]

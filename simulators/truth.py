@@ -1,7 +1,8 @@
 """Ground truth on disk: every true ride, as CSV (for people) or .npz (for programs).
 
 CSV columns, in order: ``fleet, vehicle, ride_id, rider, start_ts, end_ts, distance_km,
-energy_kwh, start_zone, end_zone, start_lat, start_lon, end_lat, end_lon``; times are RFC 3339
+energy_kwh, start_zone, end_zone, start_lat, start_lon, end_lat, end_lon, harsh_braking,
+harsh_acceleration``; times are RFC 3339
 UTC with milliseconds (``2024-01-01T07:21:09.717Z``), distances km, energy kWh, zones the ids
 of ``fleet/data/benguerir_zones.geojson`` (empty outside every zone). ``.npz`` holds one array
 ``truth`` of :data:`simulators.render.TRUTH_DTYPE`. The suffix of the path chooses.
@@ -38,6 +39,8 @@ _COLUMNS = (
     "start_lon",
     "end_lat",
     "end_lon",
+    "harsh_braking",
+    "harsh_acceleration",
 )
 
 

@@ -10,7 +10,7 @@ from city import queries
 from city.auth import TokenAccess
 from city.deps import Connection
 from city.errors import BadParameterError, NotFoundError
-from city.schemas import Vehicle, VehicleList
+from city.schemas import VehicleDetail, VehicleList
 
 __all__ = ["router"]
 
@@ -34,18 +34,21 @@ async def vehicles(
     return VehicleList.model_validate({"vehicles": rows})
 
 
-@router.get("/{vehicle_id}", response_model=Vehicle)
+@router.get("/{vehicle_id}", response_model=VehicleDetail)
 async def vehicle(
     vehicle_id: Annotated[str, Path(pattern=_WIRE_ID, description="Vehicle id on the wire.")],
     conn: Connection,
     access: TokenAccess,
     fleet: FleetParam = None,
-) -> Vehicle:
-    """One vehicle; give ``fleet`` when two fleets use the same vehicle id."""
+) -> VehicleDetail:
+    """One vehicle, with its riding behaviour (harsh braking and acceleration over its
+    trips); give ``fleet`` when two fleets use the same vehicle id."""
     rows = await queries.list_vehicles(conn, fleet=fleet, vehicle=vehicle_id)
     if not rows:
         raise NotFoundError("vehicle", vehicle_id if fleet is None else f"{fleet}/{vehicle_id}")
     if len(rows) > 1:
         fleets = ", ".join(r["fleet"] for r in rows)
         raise BadParameterError("fleet", None, f"one of {fleets} (the id is in several fleets)")
-    return Vehicle.model_validate(rows[0])
+    row = rows[0]
+    riding = await queries.vehicle_riding(conn, row["fleet"], row["vehicle"])
+    return VehicleDetail.model_validate({**row, "riding": riding})

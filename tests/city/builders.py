@@ -52,8 +52,10 @@ def trip(
     start_zone: str | None = None,
     end_zone: str | None = None,
     methodology: str | None = "test-v1",
+    harsh: tuple[int, int] | None = None,
 ) -> int:
-    """A trip; CO2 defaults to 186 g/km baseline and 36 g/km electricity (150 g/km net)."""
+    """A trip; CO2 defaults to 186 g/km baseline and 36 g/km electricity (150 g/km net);
+    ``harsh``: its (harsh braking, harsh acceleration) counts, None before they were counted."""
     avoided = 0.150 * km if co2_avoided_kg is None else co2_avoided_kg
     baseline = 0.186 * km
     row = conn.execute(
@@ -61,9 +63,9 @@ def trip(
         INSERT INTO trips (vehicle_key, rider, source, start_ts, end_ts, start_lat, start_lon,
             end_lat, end_lon, start_zone, end_zone, distance_km, duration_s, avg_speed_kmh,
             max_speed_kmh, energy_kwh, fixes_used, co2_baseline_kg, co2_electricity_kg,
-            co2_avoided_kg, methodology)
+            co2_avoided_kg, methodology, harsh_braking, harsh_acceleration)
         VALUES (%s, %s, 'motion', %s, %s, 32.24, -7.95, 32.25, -7.94, %s, %s, %s, %s, %s, %s,
-            %s, 30, %s, %s, %s, %s)
+            %s, 30, %s, %s, %s, %s, %s, %s)
         RETURNING trip_id
         """,
         (
@@ -82,6 +84,7 @@ def trip(
             baseline - avoided,
             avoided,
             methodology,
+            *(harsh or (None, None)),
         ),
     ).fetchone()
     assert row is not None

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from simulators import STATE_RIDING, simulate
-from simulators.plan import charge_curve_duration, charge_curve_soc, consumption_wh_per_km
+from simulators.plan import (
+    ACCEL_MS2,
+    DECEL_MS2,
+    HARSH_ACCELERATION_MS2,
+    HARSH_BRAKING_MS2,
+    charge_curve_duration,
+    charge_curve_soc,
+    consumption_wh_per_km,
+    plan,
+)
 from tests.simulators.builders import scenario
 
 
@@ -55,3 +64,21 @@ def test_charging_curve_tapers() -> None:
     assert soc[-1] > 99.9 and power[0] == config.charger_kw and power[-1] < power[0] * 0.2
     soc_half, _ = charge_curve_soc(config, start, total / 2)
     assert 30 < soc_half[0] < 100
+
+
+def test_harsh_events_are_injected_only_when_asked() -> None:
+    """By default every edge speeds up and slows down at the normal rates and no ride has a
+    harsh event; with shares, harsh stops and starts are injected at the documented rates
+    and counted per ride in the ground truth."""
+    calm = plan(scenario(days=1))
+    assert (calm.edge_accel == ACCEL_MS2).all() and (calm.edge_decel == DECEL_MS2).all()
+    assert calm.harsh_braking.sum() == 0 and calm.harsh_acceleration.sum() == 0
+    rough = plan(scenario(days=1, harsh_braking_share=0.5, harsh_acceleration_share=0.5))
+    hard = rough.edge_decel[rough.edge_decel != DECEL_MS2]
+    fast = rough.edge_accel[rough.edge_accel != ACCEL_MS2]
+    assert hard.size == rough.harsh_braking.sum() > 0
+    assert fast.size == rough.harsh_acceleration.sum() > 0
+    assert HARSH_BRAKING_MS2[0] <= hard.min() and hard.max() <= HARSH_BRAKING_MS2[1]
+    assert HARSH_ACCELERATION_MS2[0] <= fast.min() and fast.max() <= HARSH_ACCELERATION_MS2[1]
+    sim = simulate(scenario(days=1, harsh_braking_share=0.5))
+    assert sim.truth["harsh_braking"].sum() > 0

@@ -19,12 +19,14 @@ def test_npz_round_trip_is_exact(tmp_path: Path) -> None:
 
 
 def test_csv_round_trip(tmp_path: Path) -> None:
-    """CSV keeps ids, times and zones exactly, and distances to a millimetre."""
+    """CSV keeps ids, times, zones and harsh event counts exactly, and distances to a
+    millimetre."""
     sim = simulate(scenario(days=1))
     path = write_truth(sim, tmp_path / "truth.csv")
     back = read_truth(path)
     assert path.read_text().splitlines()[0].startswith("fleet,vehicle,ride_id,rider,start_ts")
-    for name in ("vehicle", "ride_id", "rider", "start_ts", "end_ts", "start_zone", "end_zone"):
+    names = ("vehicle", "ride_id", "rider", "start_ts", "end_ts", "start_zone", "end_zone")
+    for name in (*names, "harsh_braking", "harsh_acceleration"):
         assert np.array_equal(back[name], sim.truth[name])
     assert np.allclose(back["distance_km"], sim.truth["distance_km"], atol=1e-6)
 

@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.city.builders import point, state, t, vehicle
+from tests.city.builders import point, state, t, trip, vehicle
 from tests.city.conftest import READ_TOKEN
 
 
@@ -91,3 +91,26 @@ def test_vehicles_refuse_bad_parameters(
     response = client.get(url, params=params)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == parameter
+
+
+def test_one_vehicle_shows_its_riding_behaviour(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """/vehicles/{id} sums harsh braking and acceleration over the vehicle's counted trips
+    (per 100 km too), leaving out trips built before events were counted; a vehicle without
+    trips shows zeros and no rate; the list leaves riding out."""
+    key = vehicle(db, "m001")
+    trip(db, key, t("2026-11-20T08:00:00Z"), km=4.0, harsh=(2, 1))
+    trip(db, key, t("2026-11-20T09:00:00Z"), km=6.0, harsh=(1, 0))
+    trip(db, key, t("2026-11-20T10:00:00Z"), km=50.0)  # not counted: left out
+    trip(db, vehicle(db, "m002"), t("2026-11-20T08:00:00Z"), km=5.0, harsh=(7, 7))
+    riding = client.get("/api/v1/vehicles/m001").json()["riding"]
+    assert riding["trips"] == 2
+    assert riding["distance_km"] == pytest.approx(10.0)
+    assert (riding["harsh_braking"], riding["harsh_acceleration"]) == (3, 1)
+    assert riding["harsh_braking_per_100_km"] == pytest.approx(30.0)
+    assert riding["harsh_acceleration_per_100_km"] == pytest.approx(10.0)
+    vehicle(db, "m003")
+    none = client.get("/api/v1/vehicles/m003").json()["riding"]
+    assert none["trips"] == 0 and none["harsh_braking_per_100_km"] is None
+    assert "riding" not in client.get("/api/v1/vehicles").json()["vehicles"][0]
