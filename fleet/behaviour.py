@@ -170,27 +170,36 @@ def harsh_steps(
     >>> h.braking.tolist(), h.acceleration.tolist()
     ([False, False, True, False], [False, False, False, False])
     """
+    m = speed_kmh.shape[0]
     v1 = speed_kmh / 3.6
     v0 = np.empty_like(v1)
     v0[1:] = v1[:-1]
-    if v0.size:
+    if m:
         v0[0] = v1[0]
-    both_reported = reported.copy()
-    both_reported[1:] &= reported[:-1]
+    dv = v1 - v0
+    braking_ms2 = rules.harsh_braking_g * STANDARD_GRAVITY_MS2
+    accel_ms2 = rules.harsh_acceleration_g * STANDARD_GRAVITY_MS2
+    least = min(braking_ms2, accel_ms2)
+    # The bound is at most max(dv² / (2 min_distance), |dv| / dt): only steps that could
+    # reach the lower threshold are measured.
+    candidate = ~new_vehicle & (dt_s > 0) & (dt_s <= rules.harsh_max_step_s)
+    candidate &= np.maximum(v0, v1) * 3.6 >= rules.harsh_min_speed_kmh
+    size = np.abs(dv)
+    candidate &= (size * size >= 2.0 * rules.harsh_min_distance_m * least) | (size >= least * dt_s)
+    at = np.flatnonzero(candidate)
+    both_reported = reported[at] & reported[np.maximum(at - 1, 0)]
     bound = peak_acceleration_ms2(
-        v0,
-        v1,
-        dt_s,
-        step_km * 1000.0,
+        v0[at],
+        v1[at],
+        dt_s[at],
+        step_km[at] * 1000.0,
         rules.harsh_distance_tolerance_m,
         rules.harsh_min_distance_m,
     )
     # An implied speed is a mean over a step: there only the mean dv / dt is a bound.
-    mean = np.zeros_like(bound)
-    np.divide(np.abs(v1 - v0), dt_s, out=mean, where=dt_s > 0)
-    peak = np.where(both_reported, bound, mean)
-    eligible = ~new_vehicle & (dt_s > 0) & (dt_s <= rules.harsh_max_step_s)
-    eligible &= np.maximum(v0, v1) * 3.6 >= rules.harsh_min_speed_kmh
-    braking = eligible & (v1 < v0) & (peak >= rules.harsh_braking_g * STANDARD_GRAVITY_MS2)
-    accel = eligible & (v1 > v0) & (peak >= rules.harsh_acceleration_g * STANDARD_GRAVITY_MS2)
+    peak = np.where(both_reported, bound, size[at] / dt_s[at])
+    braking = np.zeros(m, dtype=bool)
+    accel = np.zeros(m, dtype=bool)
+    braking[at] = (dv[at] < 0) & (peak >= braking_ms2)
+    accel[at] = (dv[at] > 0) & (peak >= accel_ms2)
     return HarshSteps(braking=_starts(braking), acceleration=_starts(accel))
