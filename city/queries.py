@@ -64,7 +64,7 @@ _VEHICLES = sql.SQL(
 )
 
 # Riding behaviour of one vehicle over its trips with counted events (trips built before
-# migration 0060 have NULL counts until rebuilt, and are left out of the rates).
+# migration 0070 have NULL counts until rebuilt, and are left out of the rates).
 _VEHICLE_RIDING = """
 SELECT count(*) AS trips,
        coalesce(sum(t.distance_km), 0) AS distance_km,

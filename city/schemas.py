@@ -229,7 +229,7 @@ class Vehicle(BaseModel):
 
 
 class RidingBehaviour(BaseModel):
-    trips: int = Field(description="Trips with counted events (built since migration 0060).")
+    trips: int = Field(description="Trips with counted events (built since migration 0070).")
     distance_km: float
     harsh_braking: int = Field(description="Harsh braking events over those trips.")
     harsh_acceleration: int = Field(description="Harsh acceleration events over those trips.")

@@ -133,7 +133,7 @@ _TYPES = {
 
 
 def require_schema(conn: Conn) -> None:
-    """Raise :class:`TripBuildError` unless migration 0060 (the last of the builder's trip
+    """Raise :class:`TripBuildError` unless migration 0070 (the last of the builder's trip
     columns) is applied."""
     row = conn.execute(
         "SELECT 1 FROM information_schema.columns "
