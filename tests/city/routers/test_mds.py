@@ -349,8 +349,9 @@ def test_charge_and_fault_events_inside_a_trip_come_after_it(
     before = "available"
     for event in events:
         assert reachable(before, event["event_types"], event["vehicle_state"])
-        assert _valid_event(event) == []
         before = event["vehicle_state"]
+    require_schemas()  # the state machine above holds without them; the models need them
+    assert [_valid_event(event) for event in events] == [[]] * len(events)
 
 
 def _report(client: httpx.Client, name: str) -> list[list[str]]:
