@@ -119,7 +119,10 @@ class RunningIngester:
 
     def start(self) -> RunningIngester:
         self.thread.start()
-        assert self.ingester.ready.wait(15), "ingester did not connect"
+        if not self.ingester.ready.wait(15):
+            self.stop.set()  # not left running behind the failed test
+            self.thread.join(30)
+            raise AssertionError("ingester did not connect")
         return self
 
     def value(self, name: str, **labels: str) -> float:
@@ -174,7 +177,13 @@ class IngestProcess:
         )
         log.close()
         if wait_ready:
-            wait_for(lambda: '"connected"' in self.log(), 30, f"ingester to connect:\n{self.log()}")
+            try:
+                wait_for(
+                    lambda: '"connected"' in self.log(), 30, f"ingester to connect:\n{self.log()}"
+                )
+            except BaseException:
+                self.cleanup()  # a process that never connected is not left running
+                raise
         return self
 
     def log(self) -> str:
