@@ -87,6 +87,30 @@ def _stop(process: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> 
         process.wait()
 
 
+def _stop_leftover(pid_file: Path, program: bytes, name: str, sig: int) -> None:
+    """Stop the ``program`` whose pid ``pid_file`` holds (first line), left by an earlier run
+    that was killed before it could stop it; nothing when the file or the process is gone, or
+    the pid now belongs to another program."""
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8").splitlines()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return
+    if not any(part.endswith(program) for part in cmdline[:1]):
+        return  # the pid was reused by another program: the file is stale
+    _log.warning("leftover_stopping", service=name, pid_file=str(pid_file), pid=pid)
+    try:
+        os.kill(pid, sig)
+    except OSError as exc:
+        raise EmbeddedServiceError(
+            f"a {name} an earlier run left (pid {pid}, {pid_file}) cannot be stopped "
+            f"({exc.strerror}); stop it with `kill {pid}` and run again"
+        ) from None
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 class _Service:
     process: subprocess.Popen[bytes] | None = None
 
@@ -184,25 +208,8 @@ class PrivatePostgres(_Service):
         """Stop a server an earlier run left on this data (a killed demo, a closed terminal):
         its ``postmaster.pid`` names it; a pid file whose process is gone is left to PostgreSQL,
         which removes it itself."""
-        pid_file = self.data_dir / "postmaster.pid"
-        try:
-            pid = int(pid_file.read_text(encoding="utf-8").splitlines()[0])
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            return
-        if not any(part.endswith(b"postgres") for part in cmdline[:1]):
-            return  # the pid was reused by another program: PostgreSQL sees the file is stale
-        _log.warning("postgres_leftover_stopping", data_dir=str(self.data_dir), pid=pid)
-        try:
-            os.kill(pid, signal.SIGINT)  # fast shutdown: roll back, close, write a checkpoint
-        except OSError as exc:
-            raise EmbeddedServiceError(
-                f"a PostgreSQL an earlier run left (pid {pid}) holds {self.data_dir} and cannot "
-                f"be stopped ({exc.strerror}); stop it with `kill {pid}` and run again"
-            ) from None
-        deadline = time.monotonic() + 60
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        # SIGINT: PostgreSQL's fast shutdown (roll back, close, write a checkpoint).
+        _stop_leftover(self.data_dir / "postmaster.pid", b"postgres", "PostgreSQL", signal.SIGINT)
 
     def _server_log_tail(self) -> str:
         try:
@@ -359,6 +366,8 @@ class PrivateMosquitto(_Service):
             )
         conf = self.write_config()
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # A broker a killed run left on this state (its own session: it outlives the run).
+        _stop_leftover(self._pid_file, b"mosquitto", "Mosquitto", signal.SIGTERM)
         log = (self.state_dir / "mosquitto.log").open("ab")
         self.process = subprocess.Popen(
             [self.binary, "-c", str(conf)],
@@ -367,6 +376,7 @@ class PrivateMosquitto(_Service):
             start_new_session=True,
         )
         log.close()
+        self._pid_file.write_text(f"{self.process.pid}\n", encoding="utf-8")
         _wait_for_port(self.port, self.process, "the private Mosquitto", timeout=20)
 
     def reload(self, config: BrokerConfig | None = None) -> None:
@@ -379,9 +389,14 @@ class PrivateMosquitto(_Service):
             raise EmbeddedServiceError("the private Mosquitto is not running")
         self.process.send_signal(signal.SIGHUP)
 
+    @property
+    def _pid_file(self) -> Path:
+        return self.state_dir / "mosquitto.pid"
+
     def stop(self) -> None:
         # SIGTERM: Mosquitto writes its persistence file before it exits.
         _stop(self.process, signal.SIGTERM, timeout=20)
+        self._pid_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Stop without saving anything since the last autosave (a crash)."""

@@ -144,12 +144,13 @@ def test_demo_report_answers_with_the_simulated_fleets_figures(state_dir: Path) 
 def test_a_rerun_continues_a_killed_run_is_recovered_and_fresh_starts_afresh(
     state_dir: Path,
 ) -> None:
-    """A demo killed with SIGKILL leaves its private PostgreSQL running; the next run stops
-    that leftover and starts, and continues after the last stored fix instead of replaying the
-    seeded fleet; `--fresh` deletes the kept data and starts from nothing."""
+    """A demo killed with SIGKILL leaves its private PostgreSQL and Mosquitto running; the
+    next run stops both leftovers and starts, and continues after the last stored fix instead
+    of replaying the seeded fleet; `--fresh` deletes the kept data and starts from nothing."""
     first, output = _start_demo(state_dir)
     db = re.search(r"private PostgreSQL at (postgresql://\S+)", output)
-    assert db, output
+    broker = re.search(r"private Mosquitto at mqtt://127\.0\.0\.1:(\d+)", output)
+    assert db and broker, output
     deadline = time.monotonic() + 120
     while True:
         with psycopg.connect(db.group(1)) as conn:
@@ -161,9 +162,11 @@ def test_a_rerun_continues_a_killed_run_is_recovered_and_fresh_starts_afresh(
     first.kill()  # the private services, in sessions of their own, stay behind
     first.communicate(timeout=30)
     assert (state_dir / "postgres" / "postmaster.pid").exists()
+    assert _port_open(int(broker.group(1)))
 
     second, output = _start_demo(state_dir)
     assert "continuing after the last stored fix" in output, output
+    assert not _port_open(int(broker.group(1))), "the killed run's broker is still running"
     second.send_signal(signal.SIGTERM)
     rest, _ = second.communicate(timeout=60)
     assert second.returncode == 0, output + rest
