@@ -7,10 +7,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
+
 from simulators.errors import ScenarioError
 
 __all__ = ["FaultRates", "ScenarioConfig", "benguerir"]
 
+F64 = npt.NDArray[np.float64]
 _ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
@@ -85,7 +89,13 @@ class ScenarioConfig:
     rider_activity_sigma: float = 1.3  # lognormal spread of how often riders ride
     utc_offset_h: float = 1.0  # Morocco's local time (UTC+1) for the daily demand profile
     # Vehicle and battery.
-    battery_kwh: float = 2.88  # 72 V x 40 Ah
+    battery_kwh: float = 2.88  # rated capacity: 72 V x 40 Ah
+    # Battery health: each pack's usable capacity at the start, as a share of the rated one,
+    # drawn uniformly from this range (%), then fading linearly; 100/100/0 is a new fleet.
+    health_low_pct: float = 100.0
+    health_high_pct: float = 100.0
+    capacity_fade_pct_per_year: float = 0.0  # percentage points of the rated capacity a year
+    soc_sigma_pct: float = 0.0  # the BMS's SoC reading error (white, %), before rounding
     pack_cells_series: int = 20
     internal_resistance_ohm: float = 0.08
     charger_kw: float = 1.2
@@ -110,6 +120,10 @@ class ScenarioConfig:
             ("trips_per_day", self.trips_per_day, 0, 1e7),
             ("mean_trip_km", self.mean_trip_km, 0.5, 50),
             ("battery_kwh", self.battery_kwh, 0.1, 200),
+            ("health_low_pct", self.health_low_pct, 50, 100),
+            ("health_high_pct", self.health_high_pct, self.health_low_pct, 100),
+            ("capacity_fade_pct_per_year", self.capacity_fade_pct_per_year, 0, 20),
+            ("soc_sigma_pct", self.soc_sigma_pct, 0, 5),
             ("max_speed_kmh", self.max_speed_kmh, 10, 200),
             ("harsh_braking_share", self.harsh_braking_share, 0, 1),
             ("harsh_acceleration_share", self.harsh_acceleration_share, 0, 1),
@@ -133,6 +147,14 @@ class ScenarioConfig:
                 self.vehicle_prefix,
                 "fleet and vehicle ids of 16 characters at most",
             )
+
+    def capacity_kwh(self, health_pct: npt.ArrayLike, t_s: npt.ArrayLike) -> F64:
+        """Usable capacity (kWh) of packs starting at ``health_pct`` (% of rated), ``t_s``
+        seconds after the start: the rated capacity times the health, less the fade so far
+        (never below half the rated capacity)."""
+        years = np.asarray(t_s, dtype=np.float64) / (365.25 * 86_400.0)
+        health = np.asarray(health_pct, np.float64) - self.capacity_fade_pct_per_year * years
+        return np.asarray(self.battery_kwh * np.maximum(health, 50.0) / 100.0, np.float64)
 
     @property
     def vehicle_ids(self) -> list[str]:

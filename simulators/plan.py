@@ -24,7 +24,14 @@ from simulators.config import ScenarioConfig
 from simulators.demand import hourly_intensity, rider_weights
 from simulators.network import Network, street_network
 
-__all__ = ["Plan", "charge_curve_duration", "charge_curve_soc", "consumption_wh_per_km", "plan"]
+__all__ = [
+    "Plan",
+    "charge_curve_duration",
+    "charge_curve_soc",
+    "consumption_wh_per_km",
+    "edge_energy_j",
+    "plan",
+]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -49,17 +56,56 @@ def consumption_wh_per_km(speed_kmh: npt.ArrayLike) -> F64:
     return 22.0 + 0.0065 * v * v
 
 
-def _cv_rate(config: ScenarioConfig) -> float:
-    """SoC percentage points per second at the charger's full power."""
-    return 100.0 * config.charger_kw / (3600.0 * config.battery_kwh)
+_ALPHA = 3.6 * 22.0  # W per m/s: the constant part of consumption_wh_per_km at v m/s
+_BETA = 0.0065 * 3.6**3  # W per (m/s)^3: its drag part
+
+
+def edge_energy_j(
+    mass_kg: float, v0: F64, vp: F64, v1: F64, accel: F64, decel: F64, length: F64, tau: F64
+) -> F64:
+    """Energy (J) drawn on an edge from its start to ``tau`` seconds into it.
+
+    The exact integral of the power the renderer reports (cruising consumption at the
+    current speed, accelerating the mass, the auxiliaries) over the edge's trapezoidal
+    profile: from ``v0`` up to ``vp`` at ``accel``, cruising, down to ``v1`` at ``decel``
+    (m/s, m/s2), then dwelling on the auxiliaries alone. The plan's ride energies and the
+    rendered state of charge both come from it, so the energy counted from the reported
+    current and voltage matches the SoC the devices report.
+    """
+    t1 = (vp - v0) / accel
+    d1 = (vp * vp - v0 * v0) / (2 * accel)
+    t3 = (vp - v1) / decel
+    d3 = (vp * vp - v1 * v1) / (2 * decel)
+    t2 = np.maximum(length - d1 - d3, 0.0) / vp
+    t = np.asarray(tau, dtype=np.float64)
+    va = v0 + accel * np.clip(t, 0.0, t1)
+    vd = vp - decel * np.clip(t - t1 - t2, 0.0, t3)
+    speeding_up = (
+        _ALPHA * (va * va - v0 * v0) / (2 * accel)
+        + _BETA * (va**4 - v0**4) / (4 * accel)
+        + mass_kg * (va * va - v0 * v0) / (2 * DRIVE_EFFICIENCY)
+    )
+    cruising = (_ALPHA * vp + _BETA * vp**3) * np.clip(t - t1, 0.0, t2)
+    slowing = _ALPHA * (vp * vp - vd * vd) / (2 * decel) + _BETA * (vp**4 - vd**4) / (4 * decel)
+    return np.asarray(speeding_up + cruising + slowing + AUX_W * t, dtype=np.float64)
+
+
+def _cv_rate(config: ScenarioConfig, capacity_kwh: npt.ArrayLike | None = None) -> F64:
+    """SoC percentage points per second at the charger's full power, for packs of
+    ``capacity_kwh`` (default the rated capacity)."""
+    cap = config.battery_kwh if capacity_kwh is None else capacity_kwh
+    return np.asarray(100.0 * config.charger_kw / (3600.0 * np.asarray(cap, np.float64)))
 
 
 _CV_SLOPE = (1.0 - CV_END_FRACTION) / (100.0 - CV_START_PCT)
 
 
-def charge_curve_duration(config: ScenarioConfig, soc_from: F64) -> F64:
-    """Seconds to charge from ``soc_from`` (%) to 100 %: constant power to 80 %, then tapering."""
-    k = _cv_rate(config)
+def charge_curve_duration(
+    config: ScenarioConfig, soc_from: F64, capacity_kwh: npt.ArrayLike | None = None
+) -> F64:
+    """Seconds to charge from ``soc_from`` (%) to 100 %: constant power to 80 %, then tapering
+    (packs of ``capacity_kwh``, default the rated capacity: a faded pack fills sooner)."""
+    k = _cv_rate(config, capacity_kwh)
     s0 = np.asarray(soc_from, dtype=np.float64)
     t_cc = np.maximum(CV_START_PCT - s0, 0.0) / k
     u0 = 1.0 - _CV_SLOPE * (np.maximum(s0, CV_START_PCT) - CV_START_PCT)
@@ -67,9 +113,15 @@ def charge_curve_duration(config: ScenarioConfig, soc_from: F64) -> F64:
     return t_cc + t_cv
 
 
-def charge_curve_soc(config: ScenarioConfig, soc_from: F64, elapsed_s: F64) -> tuple[F64, F64]:
-    """SoC (%) and charging power (kW) ``elapsed_s`` after plugging in at ``soc_from``."""
-    k = _cv_rate(config)
+def charge_curve_soc(
+    config: ScenarioConfig,
+    soc_from: F64,
+    elapsed_s: F64,
+    capacity_kwh: npt.ArrayLike | None = None,
+) -> tuple[F64, F64]:
+    """SoC (%) and charging power into the pack (kW) ``elapsed_s`` after plugging in at
+    ``soc_from`` (packs of ``capacity_kwh``, default the rated capacity)."""
+    k = _cv_rate(config, capacity_kwh)
     s0 = np.asarray(soc_from, dtype=np.float64)
     t = np.asarray(elapsed_s, dtype=np.float64)
     t_cc = np.maximum(CV_START_PCT - s0, 0.0) / k
@@ -104,6 +156,7 @@ class Plan:
     energy_kwh: F64
     soc_start: F64
     soc_end: F64
+    capacity_kwh: F64  # the pack's true usable capacity during the ride (and its charge)
     odometer_start_km: F64
     charge_after: B
     charge_start_s: F64
@@ -380,26 +433,28 @@ def plan(config: ScenarioConfig) -> Plan:
     t2 = d2 / vp
     edge_time = t1 + t2 + t3 + dwell
     # Energy: cruising consumption, accelerating the mass, and the auxiliaries.
-    accel_j = 0.5 * config.mass_kg * np.maximum(vp * vp - v0 * v0, 0.0) / DRIVE_EFFICIENCY
-    edge_wh = (
-        elen / 1000.0 * consumption_wh_per_km(vp * 3.6)
-        + accel_j / 3600.0
-        + AUX_W * edge_time / 3600.0
-    )
+    edge_wh = edge_energy_j(config.mass_kg, v0, vp, v1, a, b, elen, edge_time) / 3600.0
     distance_m = np.bincount(etrip, weights=elen, minlength=count)
     harsh_braking = np.bincount(etrip, weights=b > DECEL_MS2, minlength=count).astype(np.int64)
     harsh_accel = np.bincount(etrip, weights=a > ACCEL_MS2, minlength=count).astype(np.int64)
     energy_kwh = np.bincount(etrip, weights=edge_wh, minlength=count) / 1000.0
     duration = np.bincount(etrip, weights=edge_time, minlength=count)
 
-    # 6. Battery: SoC falls ride by ride, reset to 100 % by each night's charge.
+    # 6. Battery: SoC falls ride by ride, reset to 100 % by each night's charge. Each pack's
+    # usable capacity (its health, fading with time) sets how far a kWh moves its SoC.
+    health = np.random.default_rng([config.seed, 0x534F48]).uniform(
+        config.health_low_pct, config.health_high_pct, nv
+    )
+    capacity = config.capacity_kwh(health[vehicle], req)
     cycle_start = first.copy()
     cycle_start[1:] |= last_of_day[:-1]
-    used_before = _segment_cumsum_before(energy_kwh, cycle_start)
-    soc_start = 100.0 - 100.0 * used_before / config.battery_kwh
-    soc_end = soc_start - 100.0 * energy_kwh / config.battery_kwh
+    used_pct = 100.0 * energy_kwh / capacity
+    soc_start = 100.0 - _segment_cumsum_before(used_pct, cycle_start)
+    soc_end = soc_start - used_pct
     charge_after = last_of_day & (soc_end < config.charge_below_pct)
-    charge_s = np.where(charge_after, PLUG_DELAY_S + charge_curve_duration(config, soc_end), 0.0)
+    charge_s = np.where(
+        charge_after, PLUG_DELAY_S + charge_curve_duration(config, soc_end, capacity), 0.0
+    )
 
     # 7. A request waits while its vehicle is busy: s'_k = max(s_k, s'_{k-1} + busy_{k-1}),
     # solved for all rides at once as a running maximum per vehicle.
@@ -468,6 +523,7 @@ def plan(config: ScenarioConfig) -> Plan:
         energy_kwh=energy_kwh[keep],
         soc_start=soc_start[keep],
         soc_end=soc_end[keep],
+        capacity_kwh=capacity[keep],
         odometer_start_km=odometer_start[keep],
         charge_after=charge_after[keep],
         charge_start_s=(end_s + PLUG_DELAY_S)[keep],

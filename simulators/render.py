@@ -21,6 +21,7 @@ from simulators.plan import (
     Plan,
     charge_curve_soc,
     consumption_wh_per_km,
+    edge_energy_j,
 )
 
 __all__ = [
@@ -97,6 +98,7 @@ TRUTH_DTYPE = np.dtype(
         ("fleet", "U16"),
         ("harsh_braking", "i4"),  # harsh stops injected into the ride
         ("harsh_acceleration", "i4"),  # harsh starts injected into the ride
+        ("battery_kwh", "f8"),  # the pack's true usable capacity during the ride
     ]
 )
 MALFORMED_DTYPE = np.dtype(
@@ -152,6 +154,17 @@ def _ragged_arange(counts: I64) -> tuple[I64, I64]:
     return owner, np.arange(owner.size) - starts[owner]
 
 
+def _edge_energy(plan: Plan) -> F64:
+    """Energy (J) of every edge of the plan, dwell included."""
+    v0, vp, v1 = plan.edge_v0, plan.edge_vp, plan.edge_v1
+    acc, dec, length = plan.edge_accel, plan.edge_decel, plan.edge_len
+    t1 = (vp - v0) / acc
+    t3 = (vp - v1) / dec
+    d13 = (vp * vp - v0 * v0) / (2 * acc) + (vp * vp - v1 * v1) / (2 * dec)
+    total = t1 + t3 + np.maximum(length - d13, 0.0) / vp + plan.edge_dwell
+    return edge_energy_j(plan.config.mass_kg, v0, vp, v1, acc, dec, length, total)
+
+
 def _riding(plan: Plan, rides: I64) -> dict[str, np.ndarray]:
     """True points of the given rides, every ``report_interval_s`` and at the end."""
     cfg = plan.config
@@ -201,8 +214,15 @@ def _riding(plan: Plan, rides: I64) -> dict[str, np.ndarray]:
     heading = np.degrees(np.arctan2(net.x[b] - net.x[a], net.y[b] - net.y[a])) % 360.0
     edge_before = np.cumsum(plan.edge_len) - plan.edge_len
     along = edge_before[edge] - edge_before[plan.edge_offsets[ride]] + s
-    share = np.clip(along / plan.distance_m[ride], 0.0, 1.0)
-    soc = plan.soc_start[ride] - (plan.soc_start[ride] - plan.soc_end[ride]) * share
+    # SoC falls with the energy drawn so far (the exact integral of the power below).
+    edge_j = _edge_energy(plan)
+    j_before = np.cumsum(edge_j) - edge_j
+    drawn_j = (
+        j_before[edge]
+        - j_before[plan.edge_offsets[ride]]
+        + edge_energy_j(cfg.mass_kg, v0, vp, v1, acc, dec, length, tau)
+    )
+    soc = plan.soc_start[ride] - drawn_j / (36_000.0 * plan.capacity_kwh[ride])
     power_w = (
         v * 3.6 * consumption_wh_per_km(v * 3.6)
         + np.where(accelerating, cfg.mass_kg * acc * v / DRIVE_EFFICIENCY, 0.0)
@@ -286,9 +306,17 @@ def _stationary(plan: Plan, w0: float, w1: float) -> dict[str, np.ndarray]:
     t = phase[owner] + (j0[owner] + k) * interval[owner]
     elapsed = t - sp_start[spell]
     charging = kind[spell] == STATE_CHARGING
-    soc_c, power_kw = charge_curve_soc(cfg, soc0[spell], elapsed)
+    capacity = np.concatenate(
+        [
+            np.full(nv, cfg.battery_kwh),
+            plan.capacity_kwh,
+            plan.capacity_kwh[charge],
+            plan.capacity_kwh[charge],
+        ]
+    )
+    soc_c, power_kw = charge_curve_soc(cfg, soc0[spell], elapsed, capacity[spell])
     soc = np.where(charging, soc_c, soc0[spell] - _STANDBY_PCT_PER_S * elapsed)
-    power_w = np.where(charging, -power_kw * 1000.0 * 0.95, 0.0)
+    power_w = np.where(charging, -power_kw * 1000.0, 0.0)  # into the pack: what moves its SoC
     since_ride = t - ride_end[spell]
     heat = np.where(charging, 4.0 * power_kw / cfg.charger_kw, 0.0) + 6.0 * np.exp(
         -since_ride / 1800.0
@@ -417,6 +445,8 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
     heading = np.where(riding, (true["heading"] + 2.0 * hash_normal(key, 19)) % 360.0, np.nan)
     current = np.where(true["state"] == STATE_PARKED, _PARKED_CURRENT_A, true["power_w"] / 72.0)
     soc = np.clip(true["soc"], 0.0, 100.0)
+    # What the BMS reports: the true SoC with its reading error (none unless configured).
+    soc_read = np.clip(soc + cfg.soc_sigma_pct * hash_normal(key, 25), 0.0, 100.0)
     voltage = _voltage(plan, soc, current)
     current = np.where(
         riding | (true["state"] == STATE_CHARGING), true["power_w"] / voltage, current
@@ -466,7 +496,7 @@ def render(plan: Plan, w0: float, w1: float, seq_start: I64 | None = None) -> Re
         "speed_kmh": np.round(speed, 1),
         "heading_deg": np.round(heading, 0),
         "hdop": np.round(hdop, 1),
-        "soc_pct": np.round(soc, 1),
+        "soc_pct": np.round(soc_read, 1),
         "voltage_v": np.round(voltage, 2),
         "current_a": np.round(current, 2),
         "batt_temp_c": np.round(temp, 1),
@@ -595,6 +625,7 @@ def _truth(plan: Plan, rides: I64) -> np.ndarray:
     out["harsh_braking"] = plan.harsh_braking[rides]
     out["harsh_acceleration"] = plan.harsh_acceleration[rides]
     out["energy_kwh"] = plan.energy_kwh[rides]
+    out["battery_kwh"] = plan.capacity_kwh[rides]
     out["start_lat"], out["start_lon"] = net.lat[o], net.lon[o]
     out["end_lat"], out["end_lon"] = net.lat[d], net.lon[d]
     zones = net.zones

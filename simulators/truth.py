@@ -2,10 +2,10 @@
 
 CSV columns, in order: ``fleet, vehicle, ride_id, rider, start_ts, end_ts, distance_km,
 energy_kwh, start_zone, end_zone, start_lat, start_lon, end_lat, end_lon, harsh_braking,
-harsh_acceleration``; times are RFC 3339
-UTC with milliseconds (``2024-01-01T07:21:09.717Z``), distances km, energy kWh, zones the ids
-of ``fleet/data/benguerir_zones.geojson`` (empty outside every zone). ``.npz`` holds one array
-``truth`` of :data:`simulators.render.TRUTH_DTYPE`. The suffix of the path chooses.
+harsh_acceleration, battery_kwh`` (the pack's true usable capacity during the ride); times
+are RFC 3339 UTC with milliseconds (``2024-01-01T07:21:09.717Z``), distances km, energy kWh,
+zones the ids of ``fleet/data/benguerir_zones.geojson`` (empty outside every zone). ``.npz``
+holds one array ``truth`` of :data:`simulators.render.TRUTH_DTYPE`. The suffix of the path chooses.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ _COLUMNS = (
     "end_lon",
     "harsh_braking",
     "harsh_acceleration",
+    "battery_kwh",
 )
 
 

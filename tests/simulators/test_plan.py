@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators import STATE_RIDING, simulate
+from simulators import STATE_PARKED, STATE_RIDING, simulate
 from simulators.plan import (
     ACCEL_MS2,
     DECEL_MS2,
@@ -82,3 +82,67 @@ def test_harsh_events_are_injected_only_when_asked() -> None:
     assert HARSH_ACCELERATION_MS2[0] <= fast.min() and fast.max() <= HARSH_ACCELERATION_MS2[1]
     sim = simulate(scenario(days=1, harsh_braking_share=0.5))
     assert sim.truth["harsh_braking"].sum() > 0
+
+
+def _counted_energy(sim_points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of riding or charging fixes (steps of at most 90 s): the vehicle, the SoC
+    change (%) and the energy counted from voltage and current (kWh, into the pack)."""
+    p = sim_points[np.lexsort((sim_points["ts"], sim_points["vehicle_index"]))]
+    t = p["ts"].astype(np.int64) / 1000.0
+    power = p["voltage_v"].astype(float) * p["current_a"].astype(float)
+    state = p["state"]
+    v = p["vehicle_index"]
+    new = np.ones(p.size, dtype=bool)
+    new[1:] = (v[1:] != v[:-1]) | (np.diff(t) > 90) | (state[1:] != state[:-1])
+    run = np.cumsum(new) - 1
+    step = np.zeros(p.size)
+    step[1:] = 0.5 * (power[1:] + power[:-1]) * np.diff(t)
+    step[new] = 0.0
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, p.size - 1)
+    active = state[first] != STATE_PARKED
+    dsoc = p["soc_pct"][last].astype(float) - p["soc_pct"][first].astype(float)
+    kwh = -np.bincount(run, step) / 3.6e6
+    return v[first][active], dsoc[active], kwh[active]
+
+
+def test_faded_packs_move_their_soc_faster_and_the_truth_says_by_how_much() -> None:
+    """Each pack's capacity is drawn from the configured health range and fades with time;
+    the truth carries it per ride; the same energy moves a faded pack's SoC further, so the
+    energy counted from voltage and current over every ride and charge divided by its SoC
+    change gives back the true capacity (within 1 %, the SoC being rounded to 0.1 %)."""
+    config = scenario(
+        days=4, vehicles=4, health_low_pct=75, health_high_pct=95, capacity_fade_pct_per_year=5
+    )
+    sim = simulate(config)
+    truth = sim.truth
+    rated = config.battery_kwh
+    share = truth["battery_kwh"] / rated
+    assert (share >= 0.74).all() and (share <= 0.95).all()
+    per_vehicle = [truth["battery_kwh"][truth["vehicle"] == i] for i in config.vehicle_ids]
+    assert np.ptp([c[0] for c in per_vehicle]) > 0.05 * rated  # packs differ
+    assert all((np.diff(c) <= 0).all() and c[-1] < c[0] for c in per_vehicle)  # they fade
+    drop = truth["energy_kwh"] / truth["battery_kwh"] * 100
+    assert np.allclose(drop, sim.plan.soc_start - sim.plan.soc_end)
+    vehicle, dsoc, kwh = _counted_energy(sim.points)
+    big = np.abs(dsoc) > 3
+    assert (np.sign(kwh[big]) == np.sign(dsoc[big])).all()
+    for i, capacity in enumerate(per_vehicle):
+        mine = big & (vehicle == i)
+        counted = np.abs(kwh[mine]).sum() / np.abs(dsoc[mine]).sum() * 100
+        assert abs(counted / capacity.mean() - 1) < 0.01, (i, counted, capacity.mean())
+
+
+def test_a_new_fleet_is_the_rated_capacity_and_soc_noise_only_when_asked() -> None:
+    """Without a health range every pack holds the rated capacity; the SoC reading error
+    is zero unless configured, and when configured the reported SoC scatters around the
+    truth by about that much."""
+    config = scenario(days=2, vehicles=3)
+    sim = simulate(config)
+    assert (sim.truth["battery_kwh"] == config.battery_kwh).all()
+    quiet = sim.points
+    noisy = simulate(config.replace(soc_sigma_pct=1.0)).points
+    assert np.array_equal(quiet["ts"], noisy["ts"])
+    error = noisy["soc_pct"].astype(float) - quiet["soc_pct"].astype(float)
+    inside = (quiet["soc_pct"] > 5) & (quiet["soc_pct"] < 95)
+    assert 0.9 < error[inside].std() < 1.1

@@ -29,6 +29,7 @@ def test_csv_round_trip(tmp_path: Path) -> None:
     for name in (*names, "harsh_braking", "harsh_acceleration"):
         assert np.array_equal(back[name], sim.truth[name])
     assert np.allclose(back["distance_km"], sim.truth["distance_km"], atol=1e-6)
+    assert np.allclose(back["battery_kwh"], sim.truth["battery_kwh"], atol=1e-6)
 
 
 def test_other_suffix_refused(tmp_path: Path) -> None:
