@@ -21,11 +21,13 @@ receiving side needs.
 
 Environment: ``BENCH_INGESTERS`` (default 2) ingester processes, ``BENCH_PUBLISHERS``
 (default 2) publisher processes, ``BENCH_SECURED_PAIRS`` (default 3) alternating open and
-secured runs, ``POGO_TEST_DATABASE_URL`` the server to create databases on.
+secured runs, ``BENCH_SECURED_POINTS`` (default 1,000,000) the points of their batch
+workload, ``POGO_TEST_DATABASE_URL`` the server to create databases on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -53,6 +55,9 @@ PUBLISHERS = int(os.environ.get("BENCH_PUBLISHERS", "2"))
 SECURED_PAIRS = int(os.environ.get("BENCH_SECURED_PAIRS", "3"))
 SINGLE_MESSAGES = 20_000
 BATCH_POINTS = 300_000  # a few seconds of sustained ingest, not just its start-up
+# The secured comparison's batches: ten seconds or so a run, so that a second of the
+# machine's other work moves the ratio by a few per cent, not by a third.
+SECURED_BATCH_POINTS = int(os.environ.get("BENCH_SECURED_POINTS", "1000000"))
 NAIVE_POINTS = 10_000  # the naive ingester is slow: the first 200 batches of the same rows
 RESULTS: dict[str, float] = {}
 
@@ -244,6 +249,7 @@ def test_single_point_end_to_end(benchmark: Any, env: Env) -> None:
     )
 
 
+@pytest.mark.timeout(3600)  # six runs of a million points on a busy machine: minutes each
 @pytest.mark.parametrize("kind", ["batch50", "single"])
 def test_secured_over_open(benchmark: Any, env: Env, secured: Secured, kind: str) -> None:
     """200 devices, one connection each: authentication, ACLs, TLS and the registry check
@@ -251,30 +257,41 @@ def test_secured_over_open(benchmark: Any, env: Env, secured: Secured, kind: str
 
     The two alternate, ``SECURED_PAIRS`` times (open then secured, each on a fresh database),
     and the ratio reported is the median of the pairs' ratios: one run of each moved by
-    +-15 % between otherwise identical runs, more than the difference measured."""
-    points = BATCH_POINTS if kind == "batch50" else SINGLE_MESSAGES
+    +-15 % between otherwise identical runs, more than the difference measured. Beside the
+    rates, the CPU seconds per million points of each part (publishers, broker, ingesters,
+    database), the medians over the pairs: where the secured path spends what it costs."""
+    points = SECURED_BATCH_POINTS if kind == "batch50" else SINGLE_MESSAGES
     start_ms = _start_ms(points)
-    pairs: list[tuple[float, float]] = []
+    open_access = procs.Access(devices=True, broker_pid=env.broker.process.pid)
+    secured_access = dataclasses.replace(secured.access, broker_pid=secured.broker.process.pid)
+    runs: list[tuple[dict[str, float], dict[str, float]]] = []
 
     def run() -> None:
         for _ in range(SECURED_PAIRS):
             plain = procs.run_ingest(
-                env, kind, points, start_ms, PUBLISHERS, INGESTERS, procs.Access(devices=True)
+                env, kind, points, start_ms, PUBLISHERS, INGESTERS, open_access
             )
             safe = procs.run_ingest(
-                env, kind, points, start_ms, PUBLISHERS, INGESTERS, secured.access
+                env, kind, points, start_ms, PUBLISHERS, INGESTERS, secured_access
             )
-            pairs.append((plain["points_per_s"], safe["points_per_s"]))
+            runs.append((plain, safe))
 
     benchmark.pedantic(run, rounds=1, iterations=1)
-    ratios = [safe / plain for plain, safe in pairs]
+    ratios = [safe["points_per_s"] / plain["points_per_s"] for plain, safe in runs]
+    cpu = {
+        f"{kind}_{mode}_{key}": statistics.median(run[i][key] for run in runs)
+        for i, mode in enumerate(("open", "secured"))
+        for key in runs[0][0]
+        if key.endswith("_cpu_s_per_mpoint")
+    }
     _report(
         benchmark,
         **{
-            f"{kind}_devices_open_per_s": statistics.median(p for p, _ in pairs),
-            f"{kind}_devices_secured_per_s": statistics.median(s for _, s in pairs),
+            f"{kind}_devices_open_per_s": statistics.median(p["points_per_s"] for p, _ in runs),
+            f"{kind}_devices_secured_per_s": statistics.median(s["points_per_s"] for _, s in runs),
             f"{kind}_secured_over_open": statistics.median(ratios),
             f"{kind}_secured_over_open_min": min(ratios),
             f"{kind}_secured_over_open_max": max(ratios),
+            **cpu,
         },
     )

@@ -89,6 +89,34 @@ class Access:
     ingester_env: Callable[[int], dict[str, str]] | None = None
     root: str | None = None
     group: str | None = None
+    broker_pid: int | None = None
+
+
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from ``/proc/PID/stat``; a
+    finished child not yet waited for still reports its totals there."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def _backend_cpu_s(dsn: str) -> float:
+    """CPU seconds of the database's server processes serving the other clients of ``dsn``."""
+    with psycopg.connect(dsn) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    total = 0.0
+    for (pid,) in pids:
+        try:
+            total += cpu_s(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended in between
+    return total
 
 
 class Publishers:
@@ -134,6 +162,7 @@ class Publishers:
             _expect(p, "ready")
 
     def go(self) -> float:
+        self.cpu_at_go = [cpu_s(p.pid) for p in self.processes]
         t0 = time.time()
         for p in self.processes:
             assert p.stdin is not None
@@ -144,10 +173,12 @@ class Publishers:
     def finish(self) -> tuple[int, float]:
         """Messages published (every PUBACK received) and the time the last one was."""
         total, last = 0, 0.0
-        for p in self.processes:
+        self.cpu_used = 0.0
+        for p, before in zip(self.processes, self.cpu_at_go, strict=True):
             _, count, at = _expect(p, "done").split()
             total += int(count)
             last = max(last, float(at))
+            self.cpu_used += cpu_s(p.pid) - before
             p.wait(30)
             _close(p)
         return total, last
@@ -195,7 +226,11 @@ def run_ingest(
     ingesters: int,
     access: Access | None = None,
 ) -> dict[str, float]:
-    """``pogo ingest`` processes on a shared subscription; points per second to commit."""
+    """``pogo ingest`` processes on a shared subscription; points per second to commit, and
+    the CPU seconds per million points each part of the pipeline used from the publishers'
+    start to the last commit (publishers, broker when ``access.broker_pid`` is known,
+    ingesters, the database's server processes): a cost that a busy machine changes far less
+    than it changes a rate."""
     access = access or Access()
     dsn = env.database()
     root = access.root or f"bench/{uuid.uuid4().hex[:8]}/pogo/v1"
@@ -235,9 +270,20 @@ def run_ingest(
                 raise RuntimeError("ingesters did not connect: " + logs[0].read_text())
             time.sleep(0.05)
         pubs = Publishers(env, root, kind, points, start_ms, publishers, access)
+        ingest_cpu = [cpu_s(p.pid) for p in procs]
+        broker_cpu = cpu_s(access.broker_pid) if access.broker_pid else 0.0
+        database_cpu = _backend_cpu_s(dsn)
         t0 = pubs.go()
         t1 = _wait_committed(logs, points)
         published, last_puback = pubs.finish()
+        used = {
+            "publishers": pubs.cpu_used,
+            "ingesters": sum(cpu_s(p.pid) for p in procs) - sum(ingest_cpu),
+            "database": _backend_cpu_s(dsn) - database_cpu,
+        }
+        if access.broker_pid:
+            used["broker"] = cpu_s(access.broker_pid) - broker_cpu
+        cpu = {f"{part}_cpu_s_per_mpoint": s * 1e6 / points for part, s in used.items()}
         assert published == _messages(kind, points)
         _check_exact(dsn, points)
     finally:
@@ -245,7 +291,11 @@ def run_ingest(
             p.terminate()
         codes = [p.wait(60) for p in procs]
     assert codes == [0] * len(procs), codes
-    return {"points_per_s": points / (t1 - t0), "publish_points_per_s": points / (last_puback - t0)}
+    return {
+        "points_per_s": points / (t1 - t0),
+        "publish_points_per_s": points / (last_puback - t0),
+        **cpu,
+    }
 
 
 def run_counter(env: Any, kind: str, points: int, start_ms: int, publishers: int) -> float:
