@@ -26,6 +26,7 @@ from fleet.track import time_key
 __all__ = [
     "ANY_TELEMETRY_IN_RANGE",
     "ASYNC_COMMIT",
+    "BATTERY_HEALTH_COLUMNS",
     "COPY_FIXES",
     "COPY_TELEMETRY",
     "COPY_TELEMETRY_STAGING",
@@ -42,6 +43,7 @@ __all__ = [
     "arrivals_since",
     "copy_fixes",
     "device_rows",
+    "load_battery_health",
     "load_battery_kwh",
     "load_events",
     "load_zones",
@@ -57,6 +59,7 @@ __all__ = [
     "settling_vehicles",
     "try_lock",
     "unlock",
+    "upsert_battery_health",
     "upsert_trips",
     "upsert_vehicle_state",
     "upsert_watermarks",
@@ -77,6 +80,7 @@ _FIX_ARRAYS = (
     ("hdop", ">f8"),
     ("soc_pct", ">f8"),
     ("odometer_km", ">f8"),
+    ("power_w", ">f8"),
 )
 
 TRIP_COLUMNS: tuple[str, ...] = (
@@ -133,13 +137,14 @@ _TYPES = {
 
 
 def require_schema(conn: Conn) -> None:
-    """Raise :class:`TripBuildError` unless migration 0070 (the last of the builder's trip
-    columns) is applied."""
+    """Raise :class:`TripBuildError` unless migration 0080 (the last the builder writes to:
+    the battery health) is applied."""
     row = conn.execute(
         "SELECT 1 FROM information_schema.columns "
         "WHERE table_name = 'trips' AND column_name = 'harsh_acceleration'"
     ).fetchone()
-    if row is None:
+    health = conn.execute("SELECT to_regclass('battery_health') IS NOT NULL").fetchone()
+    if row is None or not (health and health[0]):
         raise TripBuildError(
             "the trips table lacks the builder's columns; run `pogo db upgrade` first"
         )
@@ -349,18 +354,20 @@ def _int(value: object) -> int | None:
 # slower for one vehicle of 40).
 COPY_FIXES = """
 COPY (
-    SELECT u.v, f.ts, f.lat, f.lon, f.speed_kmh, f.hdop, f.soc_pct, f.odometer_km
+    SELECT u.v, f.ts, f.lat, f.lon, f.speed_kmh, f.hdop, f.soc_pct, f.odometer_km, f.power_w
     FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
     CROSS JOIN LATERAL (
         SELECT array_agg(t.ts) AS ts, array_agg(t.lat) AS lat, array_agg(t.lon) AS lon,
                array_agg(t.speed_kmh) AS speed_kmh, array_agg(t.hdop) AS hdop,
-               array_agg(t.soc_pct) AS soc_pct, array_agg(t.odometer_km) AS odometer_km
+               array_agg(t.soc_pct) AS soc_pct, array_agg(t.odometer_km) AS odometer_km,
+               array_agg(t.power_w) AS power_w
         FROM (
             SELECT ts, lat, lon,
                    coalesce(speed_kmh::float8, 'NaN') AS speed_kmh,
                    coalesce(hdop::float8, 'NaN') AS hdop,
                    coalesce(soc_pct::float8, 'NaN') AS soc_pct,
-                   coalesce(odometer_km, 'NaN') AS odometer_km
+                   coalesce(odometer_km, 'NaN') AS odometer_km,
+                   coalesce(voltage_v::float8 * current_a::float8, 'NaN') AS power_w
             FROM telemetry
             WHERE vehicle_key = u.v AND (vehicle_key, ts) >= (u.v, pogo_ts(u.since))
             ORDER BY ts
@@ -380,7 +387,8 @@ def copy_fixes(
     -------
     dict of str to ndarray, shape (n,) each
         ``vehicle`` (int64), ``t_ms`` (int64, ms since the epoch), ``lat``, ``lon``,
-        ``speed_kmh``, ``hdop``, ``soc_pct``, ``odometer_km`` (float64, NaN for NULL).
+        ``speed_kmh``, ``hdop``, ``soc_pct``, ``odometer_km``, ``power_w`` (voltage times
+        current) (float64, NaN for NULL).
 
     Notes
     -----
@@ -430,6 +438,58 @@ def load_battery_kwh(conn: Conn, vehicles: Sequence[int]) -> dict[int, float | N
         (list(vehicles),),
     ).fetchall()
     return {int(r[0]): (float(r[1]) if r[1] is not None else None) for r in rows}
+
+
+BATTERY_HEALTH_COLUMNS: tuple[str, ...] = (
+    "samples",
+    "xx_y",
+    "xy_y",
+    "yy_y",
+    "xx_x",
+    "xy_x",
+    "yy_x",
+    "var_x",
+    "var_y",
+)
+"""The running sums of ``battery_health``, in :data:`fleet.capacity.SUMS` order after ``n``."""
+
+
+def load_battery_health(
+    conn: Conn, vehicles: Sequence[int]
+) -> dict[int, tuple[int, int | None, list[float]]]:
+    """Each vehicle's battery-health state: ``(sampled_until_ms, open_from_ms, sums)``,
+    ``sums`` in :data:`BATTERY_HEALTH_COLUMNS` order; vehicles without a row are absent."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT vehicle_key, pogo_ms(sampled_until), pogo_ms(open_from), {} "
+            "FROM battery_health WHERE vehicle_key = ANY(%s)"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, BATTERY_HEALTH_COLUMNS))),
+        (list(vehicles),),
+    ).fetchall()
+    return {
+        int(r[0]): (int(r[1]), None if r[2] is None else int(r[2]), [float(v) for v in r[3:]])
+        for r in rows
+    }
+
+
+def upsert_battery_health(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """Write ``(vehicle_key, sampled_until, open_from, samples, xx_y, ..., var_y,
+    capacity_kwh, stderr_kwh, rated_kwh, method)`` rows (times as UTC datetimes)."""
+    if not rows:
+        return
+    names = ("vehicle_key", "sampled_until", "open_from", *BATTERY_HEALTH_COLUMNS)
+    names += ("capacity_kwh", "stderr_kwh", "rated_kwh", "method")
+    query = sql.SQL(
+        "INSERT INTO battery_health ({}) VALUES ({}) ON CONFLICT (vehicle_key) DO UPDATE SET {}"
+    ).format(
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names[1:]
+        ),
+    )
+    with conn.cursor() as cur:
+        cur.executemany(query, rows)
 
 
 def load_zones(conn: Conn) -> list[tuple[str, str, str, str, int]]:

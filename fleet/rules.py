@@ -87,6 +87,21 @@ class TripRules:
     harsh_min_distance_m : float, default 8.0
         The bound never assumes a speed change happened over less distance than this, in m
         (below it a position error of a few metres decides the result).
+    battery_soc_sigma_pct : float, default 0.5
+        Standard deviation of one SoC reading, in %, for the battery health estimate
+        (:mod:`fleet.capacity`). A BMS's SoC is itself an estimate: errors of 1-3 % absolute
+        are usual over a pack's range (Plett, 2011, simulates 1 % for a cell); within one
+        ride or charge much of it is common to both readings, and the reported value is
+        rounded to 0.1 %.
+    battery_power_sigma_w : float, default 30.0
+        Standard deviation of one power reading (voltage times current), in W: a pack
+        current sensor's noise and offset of a few tenths of an ampere at 72 V.
+    battery_max_step_s : float, default 90.0
+        A step between fixes longer than this, in s, ends a battery sample: rides report
+        every few seconds and chargers every minute; a longer step is a gap.
+    battery_min_soc_change_pct : float, default 2.0
+        A ride or charge whose SoC changed by less than this, in %, is not a sample (its
+        SoC change would be mostly rounding and noise).
     max_fixes_per_batch : int, default 4_000_000
         A run with more new fixes than this (a backfill of months) builds the vehicles in
         batches of at most about this many new fixes each (the builder's own batches, of
@@ -124,6 +139,10 @@ class TripRules:
     harsh_max_step_s: float = 10.0
     harsh_distance_tolerance_m: float = 2.0
     harsh_min_distance_m: float = 8.0
+    battery_soc_sigma_pct: float = 0.5
+    battery_power_sigma_w: float = 30.0
+    battery_max_step_s: float = 90.0
+    battery_min_soc_change_pct: float = 2.0
     max_fixes_per_batch: int = 4_000_000
 
     def __post_init__(self) -> None:
@@ -144,6 +163,9 @@ class TripRules:
             "harsh_braking_g",
             "harsh_acceleration_g",
             "harsh_max_step_s",
+            "battery_soc_sigma_pct",
+            "battery_power_sigma_w",
+            "battery_max_step_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:

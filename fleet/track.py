@@ -67,6 +67,9 @@ class Track:
         WGS84 degrees.
     speed_kmh, hdop, soc_pct, odometer_km : ndarray of float64, shape (n,)
         Reported speed (km/h), HDOP, state of charge (%) and odometer (km); NaN when absent.
+    power_w : ndarray of float64, shape (n,)
+        Reported battery voltage times current (W, positive while discharging); NaN when
+        either is absent.
 
     Examples
     --------
@@ -83,6 +86,7 @@ class Track:
     hdop: NDArray[np.float64]
     soc_pct: NDArray[np.float64]
     odometer_km: NDArray[np.float64]
+    power_w: NDArray[np.float64]
 
     @classmethod
     def from_arrays(
@@ -95,6 +99,7 @@ class Track:
         hdop: ArrayLike | None = None,
         soc_pct: ArrayLike | None = None,
         odometer_km: ArrayLike | None = None,
+        power_w: ArrayLike | None = None,
     ) -> Track:
         """Build a track, converting once and checking shapes and (vehicle, time) order.
 
@@ -116,6 +121,7 @@ class Track:
             hdop=_column(hdop, n, "hdop"),
             soc_pct=_column(soc_pct, n, "soc_pct"),
             odometer_km=_column(odometer_km, n, "odometer_km"),
+            power_w=_column(power_w, n, "power_w"),
         )
         if n:
             same_vehicle_step = np.diff(veh)
@@ -136,6 +142,7 @@ class Track:
         hdop: ArrayLike | None = None,
         soc_pct: ArrayLike | None = None,
         odometer_km: ArrayLike | None = None,
+        power_w: ArrayLike | None = None,
     ) -> Track:
         """Like :meth:`from_arrays`, for fixes in any order and possibly repeated: sorts by
         (vehicle, time) and keeps the first of fixes sharing a vehicle and time (the store's
@@ -163,6 +170,7 @@ class Track:
             hdop=take(hdop),
             soc_pct=take(soc_pct),
             odometer_km=take(odometer_km),
+            power_w=take(power_w),
         )
 
     def __len__(self) -> int:

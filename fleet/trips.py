@@ -36,6 +36,7 @@ import psycopg
 import structlog
 from numpy.typing import NDArray
 
+from fleet import capacity
 from fleet import queries as q
 from fleet.alerts import AlertCounts, AlertRules, AlertRun
 from fleet.battery import energy_kwh
@@ -466,21 +467,64 @@ class _Read:
     track: Track
     events: list[tuple[int, int, str, str | None, str | None]]
     battery_kwh: dict[int, float | None]
+    health: capacity.Health
+
+
+def _health_state(
+    vehicles: NDArray[np.int64], rows: dict[int, tuple[int, int | None, list[float]]]
+) -> capacity.Health:
+    """The battery-health state of ``vehicles`` as stored (empty sums where no row)."""
+    empty = (-1, None, [0.0] * len(q.BATTERY_HEALTH_COLUMNS))
+    got = [rows.get(v, empty) for v in vehicles.tolist()]
+    return capacity.Health(
+        vehicle=vehicles,
+        sampled_until_ms=np.array([g[0] for g in got], dtype=np.int64),
+        open_from_ms=np.array([-1 if g[1] is None else g[1] for g in got], dtype=np.int64),
+        sums=np.array([g[2] for g in got], dtype=np.float64).reshape(vehicles.size, -1),
+    )
 
 
 def _read_batch(rules: TripRules, conn: q.Conn, batch: _Pending) -> _Read:
     """Everything one batch reads: where each vehicle's rebuild starts, its fixes from the
-    context before that, its ride and charge events, and its battery capacity. It only reads,
-    so it may run on a reader's connection while another batch is written."""
+    context before that (or from the start of a ride or charge still counting towards its
+    battery health), its ride and charge events, and its battery capacity and health. It
+    only reads, so it may run on a reader's connection while another batch is written."""
     vehicles = batch.vehicles.tolist()
     info = q.rebuild_from(conn, vehicles, batch.first_new_ms.tolist(), rules.context_s)
     closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
     first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
     rebuild = np.minimum(np.minimum(batch.first_new_ms, closed_until), first_trip)
+    health = _health_state(batch.vehicles, q.load_battery_health(conn, vehicles))
     load_from = rebuild - int(rules.context_s * 1000)
+    load_from = np.where(
+        health.open_from_ms >= 0, np.minimum(load_from, health.open_from_ms), load_from
+    )
     track = Track.from_arrays(**q.copy_fixes(conn, vehicles, load_from.tolist()))
     events = q.load_events(conn, vehicles, (load_from - _EVENT_LOOKBACK_MS).tolist())
-    return _Read(rebuild, track, events, q.load_battery_kwh(conn, vehicles))
+    return _Read(rebuild, track, events, q.load_battery_kwh(conn, vehicles), health)
+
+
+def _health_rows(health: capacity.Health, rated_kwh: NDArray[np.float64]) -> list[tuple[Any, ...]]:
+    """``battery_health`` rows of the vehicles that have a sample or a run going."""
+    fit = capacity.estimate(health.sums)
+    rows: list[tuple[Any, ...]] = []
+    for i in np.flatnonzero((health.sums[:, 0] > 0) | (health.open_from_ms >= 0)).tolist():
+        until, since = int(health.sampled_until_ms[i]), int(health.open_from_ms[i])
+        cap, err = float(fit.capacity_kwh[i]), float(fit.stderr_kwh[i])
+        rows.append(
+            (
+                int(health.vehicle[i]),
+                datetime.fromtimestamp(max(until, 0) / 1000, UTC),
+                None if since < 0 else datetime.fromtimestamp(since / 1000, UTC),
+                int(health.sums[i, 0]),
+                *(float(v) for v in health.sums[i, 1:]),
+                None if cap != cap else cap,
+                None if err != err else err,
+                float(rated_kwh[i]),
+                capacity.METHOD,
+            )
+        )
+    return rows
 
 
 def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
@@ -524,6 +568,15 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
         select=final,
     )
     states = vehicle_states(track, seg, run.now_ms, rules, charging)
+    health = capacity.advance(
+        read.health,
+        track.vehicle,
+        track.t_ms,
+        track.soc_pct,
+        track.power_w,
+        new_closed_until,
+        rules,
+    )
     flips = (
         None if run.alerts is None else run.alerts.evaluate(conn, track, seg.reason == 0, vehicles)
     )
@@ -539,6 +592,7 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
             [None if r < 0 else r for r in batch.received_until.tolist()],
         )
         q.upsert_vehicle_state(conn, _state_rows(states))
+        q.upsert_battery_health(conn, _health_rows(health, cap))
         if flips is not None:
             flips.write(conn)
 

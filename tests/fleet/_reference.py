@@ -267,7 +267,8 @@ def ordered_fixes(conn: Any, vehicles: Sequence[int], since_ms: Sequence[int]) -
     rows = conn.execute(
         """
         SELECT t.vehicle_key, pogo_ms(t.ts), t.lat, t.lon, t.speed_kmh::float8,
-               t.hdop::float8, t.soc_pct::float8, t.odometer_km
+               t.hdop::float8, t.soc_pct::float8, t.odometer_km,
+               t.voltage_v::float8 * t.current_a::float8
         FROM unnest(%s::integer[], %s::bigint[]) AS u(v, since)
         JOIN telemetry t ON t.vehicle_key = u.v AND t.ts >= pogo_ts(u.since)
         ORDER BY t.vehicle_key, t.ts
@@ -275,6 +276,7 @@ def ordered_fixes(conn: Any, vehicles: Sequence[int], since_ms: Sequence[int]) -
         (list(vehicles), list(since_ms)),
     ).fetchall()
     names = ("vehicle", "t_ms", "lat", "lon", "speed_kmh", "hdop", "soc_pct", "odometer_km")
+    names += ("power_w",)
     columns: dict[str, Any] = {}
     for i, name in enumerate(names):
         values = [r[i] for r in rows]

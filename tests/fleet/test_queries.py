@@ -16,12 +16,13 @@ START_MS = int(CITY_START.timestamp() * 1000)
 
 
 def test_the_fixes_read_as_arrays_are_those_of_the_ordered_read(db_url: str, db: Any) -> None:
-    """Every vehicle of a stored simulated city (some fixes without speed, HDOP, SoC or
-    odometer) from a bound of its own, plus a vehicle with no fixes after its bound: every
-    column, NaN where the store holds NULL, in (vehicle, time) order, equals the row-by-row
-    ordered read."""
+    """Every vehicle of a stored simulated city (some fixes without speed, HDOP, SoC,
+    odometer or voltage) from a bound of its own, plus a vehicle with no fixes after its
+    bound: every column, NaN where the store holds NULL, in (vehicle, time) order, equals the
+    row-by-row ordered read."""
     store_city(db_url)
-    for column, every in (("speed_kmh", 7), ("hdop", 11), ("soc_pct", 13), ("odometer_km", 17)):
+    nulls = (("speed_kmh", 7), ("hdop", 11), ("soc_pct", 13), ("odometer_km", 17))
+    for column, every in (*nulls, ("voltage_v", 19)):
         db.execute(
             sql.SQL(
                 "UPDATE telemetry SET {} = NULL WHERE extract(epoch FROM ts)::bigint % {} = 0"
@@ -33,8 +34,9 @@ def test_the_fixes_read_as_arrays_are_those_of_the_ordered_read(db_url: str, db:
     got = queries.copy_fixes(db, keys, since)
     expected = ordered_fixes(db, keys, since)
     assert len(expected["t_ms"]) > 10_000
-    for name in ("speed_kmh", "hdop", "soc_pct", "odometer_km"):
+    for name in ("speed_kmh", "hdop", "soc_pct", "odometer_km", "power_w"):
         assert np.isnan(expected[name]).any(), name
+    assert np.isfinite(expected["power_w"]).mean() > 0.9  # voltage times current, where both
     assert keys[-1] not in set(got["vehicle"].tolist())
     assert set(got) == set(expected)
     for name, values in expected.items():
