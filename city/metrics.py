@@ -13,11 +13,13 @@ from prometheus_client.registry import Collector
 
 from fleet.alerts import KINDS
 
-__all__ = ["STATES", "FleetCollector", "new_registry"]
+__all__ = ["SOH_BUCKETS", "STATES", "FleetCollector", "new_registry"]
 
 log = structlog.get_logger("city.metrics")
 
 STATES = ("riding", "parked", "charging", "offline")
+SOH_BUCKETS = ("0-70", "70-80", "80-90", "90+", "unknown")
+"""Battery state-of-health buckets (% of the rated capacity; unknown: no estimate yet)."""
 
 Reader = Callable[[], dict[str, Any]]
 
@@ -79,6 +81,15 @@ class FleetCollector(Collector):
             "Alert transitions not yet delivered to the webhook (the outbox).",
             value=float(row["alert_deliveries_waiting"]),
         )
+        health = GaugeMetricFamily(
+            "pogo_vehicles_battery_health",
+            "Vehicles by battery state-of-health bucket (% of rated capacity, battery_health).",
+            labels=["bucket"],
+        )
+        by_bucket = row["battery_health"] or {}
+        for bucket in SOH_BUCKETS:
+            health.add_metric([bucket], float(by_bucket.get(bucket, 0)))
+        yield health
         if row["trip_builder_last_run"] is not None:
             yield GaugeMetricFamily(
                 "pogo_trip_builder_last_run_timestamp_seconds",

@@ -34,6 +34,7 @@ __all__ = [
     "schema_version",
     "trip_columns",
     "upsert_indicator",
+    "vehicle_battery_health",
     "vehicle_riding",
 ]
 
@@ -79,6 +80,17 @@ WHERE v.fleet = %(fleet)s AND v.vehicle = %(vehicle)s
   AND t.harsh_braking IS NOT NULL AND t.harsh_acceleration IS NOT NULL
 """
 
+# Battery state of health of one vehicle (the trip builder's estimate, migration 0080): SoH
+# against the rated capacity, with its 95 % interval from the standard error.
+_VEHICLE_BATTERY_HEALTH = """
+SELECT 100.0 * h.capacity_kwh / h.rated_kwh AS soh_pct,
+       h.capacity_kwh, h.rated_kwh, h.samples, h.method,
+       100.0 * (h.capacity_kwh - 1.96 * h.stderr_kwh) / h.rated_kwh AS soh_low_pct,
+       100.0 * (h.capacity_kwh + 1.96 * h.stderr_kwh) / h.rated_kwh AS soh_high_pct
+FROM battery_health h JOIN vehicles v USING (vehicle_key)
+WHERE v.fleet = %(fleet)s AND v.vehicle = %(vehicle)s
+"""
+
 _TRIPS = sql.SQL(
     """
     SELECT t.trip_id, v.fleet, v.vehicle, t.ride_id, t.rider, t.source,
@@ -109,7 +121,15 @@ _GAUGES = sql.SQL(
          FROM (SELECT kind, count(*) AS n FROM alerts WHERE cleared_at IS NULL
                GROUP BY kind) a) AS alerts_open,
       (SELECT count(*) FROM alert_deliveries
-         WHERE delivered_at IS NULL AND abandoned_at IS NULL) AS alert_deliveries_waiting
+         WHERE delivered_at IS NULL AND abandoned_at IS NULL) AS alert_deliveries_waiting,
+      (SELECT coalesce(jsonb_object_agg(bucket, n), '{}'::jsonb)
+         FROM (SELECT CASE WHEN h.capacity_kwh IS NULL THEN 'unknown'
+                           WHEN h.capacity_kwh < 0.7 * h.rated_kwh THEN '0-70'
+                           WHEN h.capacity_kwh < 0.8 * h.rated_kwh THEN '70-80'
+                           WHEN h.capacity_kwh < 0.9 * h.rated_kwh THEN '80-90'
+                           ELSE '90+' END AS bucket, count(*) AS n
+               FROM vehicles v LEFT JOIN battery_health h USING (vehicle_key)
+               GROUP BY 1) b) AS battery_health
     """
 )
 
@@ -238,6 +258,14 @@ async def vehicle_riding(conn: Conn, fleet: str, vehicle: str) -> Row:
     cur = await conn.execute(_VEHICLE_RIDING, {"fleet": fleet, "vehicle": vehicle})
     row = await cur.fetchone()
     return dict(row) if row else {}
+
+
+async def vehicle_battery_health(conn: Conn, fleet: str, vehicle: str) -> Row | None:
+    """The battery state of health of one vehicle, None before the trip builder counted a
+    ride or charge of it."""
+    cur = await conn.execute(_VEHICLE_BATTERY_HEALTH, {"fleet": fleet, "vehicle": vehicle})
+    row = await cur.fetchone()
+    return dict(row) if row else None
 
 
 async def list_trips(

@@ -237,10 +237,28 @@ class RidingBehaviour(BaseModel):
     harsh_acceleration_per_100_km: float | None
 
 
+class BatteryHealth(BaseModel):
+    soh_pct: float | None = Field(
+        description="State of health: the estimated usable capacity as a percentage of the "
+        "rated one (None until enough rides and charges were counted)."
+    )
+    capacity_kwh: float | None = Field(description="Estimated usable capacity, kWh.")
+    rated_kwh: float = Field(description="Rated capacity the SoH is against, kWh.")
+    soh_ci95_pct: tuple[float, float] | None = Field(
+        description="95 % confidence interval of soh_pct (from the estimate's standard error)."
+    )
+    samples: int = Field(description="Rides and charge sessions counted.")
+    method: str = Field(description="Estimation method (awtls-plett-2011: see the methodology).")
+
+
 class VehicleDetail(Vehicle):
     riding: RidingBehaviour = Field(
         description="Harsh braking and acceleration over the vehicle's trips (thresholds: the "
         "trip rules' harsh_braking_g and harsh_acceleration_g)."
+    )
+    battery_health: BatteryHealth | None = Field(
+        description="Battery state of health estimated from the vehicle's telemetry (None "
+        "before the trip builder counted any ride or charge of it)."
     )
 
 

@@ -162,9 +162,9 @@ def test_dashboard_queries_only_metrics_that_exist(db_url: str) -> None:
 
 
 def test_dashboards_show_what_an_operator_watches() -> None:
-    """The dashboards show the broker connection, the database, retries, the queue and the
-    open alerts, and count dead letters per hour (increase over 1h), never as a per-second
-    rate."""
+    """The dashboards show the broker connection, the database, retries, the queue, the
+    open alerts and the vehicles by battery state of health, and count dead letters per hour
+    (increase over 1h), never as a per-second rate."""
     exprs = [expr for _, _, expr in _dashboard_exprs()]
     for series in (
         "pogo_ingest_broker_connected",
@@ -172,6 +172,7 @@ def test_dashboards_show_what_an_operator_watches() -> None:
         "pogo_ingest_db_retries_total",
         "pogo_ingest_queue_messages",
         "pogo_alerts_open",
+        "pogo_vehicles_battery_health",
     ):
         assert any(series in _series(e) for e in exprs), series
     dead = [e for e in exprs if "pogo_ingest_dead_letters_total" in e]

@@ -42,7 +42,8 @@ async def vehicle(
     fleet: FleetParam = None,
 ) -> VehicleDetail:
     """One vehicle, with its riding behaviour (harsh braking and acceleration over its
-    trips); give ``fleet`` when two fleets use the same vehicle id."""
+    trips) and its battery state of health; give ``fleet`` when two fleets use the same
+    vehicle id."""
     rows = await queries.list_vehicles(conn, fleet=fleet, vehicle=vehicle_id)
     if not rows:
         raise NotFoundError("vehicle", vehicle_id if fleet is None else f"{fleet}/{vehicle_id}")
@@ -51,4 +52,8 @@ async def vehicle(
         raise BadParameterError("fleet", None, f"one of {fleets} (the id is in several fleets)")
     row = rows[0]
     riding = await queries.vehicle_riding(conn, row["fleet"], row["vehicle"])
-    return VehicleDetail.model_validate({**row, "riding": riding})
+    health = await queries.vehicle_battery_health(conn, row["fleet"], row["vehicle"])
+    if health is not None:
+        low, high = health.pop("soh_low_pct"), health.pop("soh_high_pct")
+        health["soh_ci95_pct"] = None if low is None or high is None else (low, high)
+    return VehicleDetail.model_validate({**row, "riding": riding, "battery_health": health})

@@ -140,3 +140,22 @@ def alert(
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def battery_health(
+    conn: Conn,
+    vehicle_key: int,
+    capacity_kwh: float | None,
+    rated_kwh: float = 2.0,
+    stderr_kwh: float | None = 0.01,
+    samples: int = 40,
+) -> None:
+    """A vehicle's battery-health row as the trip builder writes it (sums left at zero)."""
+    conn.execute(
+        """
+        INSERT INTO battery_health (vehicle_key, sampled_until, samples, xx_y, xy_y, yy_y,
+            xx_x, xy_x, yy_x, var_x, var_y, capacity_kwh, stderr_kwh, rated_kwh, method)
+        VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, %s, %s, %s, 'awtls-plett-2011')
+        """,
+        (vehicle_key, t("2025-03-01T00:00"), samples, capacity_kwh, stderr_kwh, rated_kwh),
+    )

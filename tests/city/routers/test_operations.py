@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.city.builders import alert, state, t, trip, vehicle
+from tests.city.builders import alert, battery_health, state, t, trip, vehicle
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -113,3 +113,18 @@ def test_metrics_count_open_alerts_by_kind_and_waiting_deliveries(
     assert got[("pogo_alerts_open", (("kind", "geofence"),))] == 0
     assert got[("pogo_alerts_open", (("kind", "overspeed"),))] == 0
     assert got[("pogo_alert_deliveries_waiting", ())] == 1
+
+
+def test_metrics_count_vehicles_by_battery_health_bucket(
+    db: psycopg.Connection, client: httpx.Client
+) -> None:
+    """pogo_vehicles_battery_health{bucket} counts the vehicles in each state-of-health
+    bucket (every bucket shown, an estimate above 100 % in 90+), vehicles without an
+    estimate as unknown, read at each scrape."""
+    for name, capacity in (("m1", 1.3), ("m2", 1.5), ("m3", 1.62), ("m4", 2.05), ("m5", None)):
+        battery_health(db, vehicle(db, name), capacity_kwh=capacity, rated_kwh=2.0)
+    vehicle(db, "m6")
+    got = _samples(client.get("/metrics").text)
+    buckets = {"0-70": 1, "70-80": 1, "80-90": 1, "90+": 1, "unknown": 2}
+    for bucket, count in buckets.items():
+        assert got[("pogo_vehicles_battery_health", (("bucket", bucket),))] == count

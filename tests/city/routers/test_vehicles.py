@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.city.builders import point, state, t, trip, vehicle
+from tests.city.builders import battery_health, point, state, t, trip, vehicle
 from tests.city.conftest import READ_TOKEN
 
 
@@ -114,3 +114,23 @@ def test_one_vehicle_shows_its_riding_behaviour(
     none = client.get("/api/v1/vehicles/m003").json()["riding"]
     assert none["trips"] == 0 and none["harsh_braking_per_100_km"] is None
     assert "riding" not in client.get("/api/v1/vehicles").json()["vehicles"][0]
+
+
+def test_one_vehicle_shows_its_battery_health(db: psycopg.Connection, client: httpx.Client) -> None:
+    """/vehicles/{id} gives the battery state of health against the rated capacity, with its
+    95 % interval, samples and method; an estimate still waiting for samples has a null
+    SoH; a vehicle the builder never counted has none; the list leaves it out."""
+    battery_health(db, vehicle(db, "m001"), capacity_kwh=1.7, rated_kwh=2.0, stderr_kwh=0.01)
+    battery_health(db, vehicle(db, "m002"), capacity_kwh=None, stderr_kwh=None, samples=2)
+    vehicle(db, "m003")
+    health = client.get("/api/v1/vehicles/m001").json()["battery_health"]
+    assert health["soh_pct"] == pytest.approx(85.0)
+    assert health["capacity_kwh"] == pytest.approx(1.7)
+    assert health["rated_kwh"] == pytest.approx(2.0)
+    assert health["soh_ci95_pct"] == pytest.approx([84.02, 85.98])
+    assert (health["samples"], health["method"]) == (40, "awtls-plett-2011")
+    waiting = client.get("/api/v1/vehicles/m002").json()["battery_health"]
+    assert waiting["soh_pct"] is None and waiting["soh_ci95_pct"] is None
+    assert waiting["samples"] == 2
+    assert client.get("/api/v1/vehicles/m003").json()["battery_health"] is None
+    assert "battery_health" not in client.get("/api/v1/vehicles").json()["vehicles"][0]
