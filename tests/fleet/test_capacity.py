@@ -192,6 +192,52 @@ def test_a_simulated_month_gives_each_packs_health_within_3_points(db_url: str, 
     assert db.execute(query).fetchall() == rows
 
 
+_HEALTH = "SELECT vehicle_key, samples, xx_y, xy_y, yy_y, xx_x, xy_x, yy_x FROM battery_health"
+
+
+def test_builds_as_telemetry_arrives_count_what_one_build_counts(db_url: str, db: Any) -> None:
+    """Telemetry arriving in pieces cut in the middle of rides and overnight charges, the
+    builder run after each piece (at the piece's time): the battery-health sums end equal to
+    those of one build over everything, and every open run is read whole."""
+    config = benguerir(seed=8, days=4, vehicles=3, health_low_pct=80, faults=False)
+    sim = simulate(config)
+    backfill(db_url, sim, TEST_RIDER_KEY)
+    db.execute("CREATE TABLE held AS SELECT * FROM telemetry")
+    db.execute("TRUNCATE telemetry")
+    db.commit()
+    plan = sim.plan
+    charges = np.flatnonzero(plan.charge_after & (plan.vehicle == 0))[:3]
+    rides = np.flatnonzero(plan.vehicle == 1)[[2, 5, 9]]
+    middles = np.concatenate(
+        [
+            (plan.charge_start_s[charges] + plan.charge_end_s[charges]) / 2,
+            (plan.start_s[rides] + plan.end_s[rides]) / 2,
+            [config.days * 86_400.0 + 60],
+        ]
+    )
+    cuts = [config.start + timedelta(seconds=float(m)) for m in np.sort(middles)]
+    opened, before = 0, config.start
+    for cut in cuts:  # each piece received after the last build
+        piece = (before, cut)
+        db.execute(
+            "UPDATE held SET received_at = clock_timestamp() WHERE ts >= %s AND ts < %s", piece
+        )
+        db.execute("INSERT INTO telemetry SELECT * FROM held WHERE ts >= %s AND ts < %s", piece)
+        db.commit()
+        before = cut
+        build_trips(db_url, RULES, now=cut + timedelta(seconds=30))
+        row = db.execute("SELECT count(open_from) FROM battery_health").fetchone()
+        opened += int(row[0]) if row else 0
+    pieces = sorted(db.execute(_HEALTH).fetchall())
+    db.execute("DELETE FROM battery_health")
+    db.commit()
+    build_trips(db_url, RULES, now=cuts[-1] + timedelta(seconds=30), rebuild=True)
+    whole = sorted(db.execute(_HEALTH).fetchall())
+    assert opened > 0 and len(whole) == 3 and all(r[1] > 10 for r in whole)
+    assert [r[:2] for r in pieces] == [r[:2] for r in whole]
+    assert np.allclose(np.array(pieces)[:, 2:], np.array(whole)[:, 2:], rtol=1e-9)
+
+
 def test_the_builder_requires_the_battery_health_table(db_url: str, db: Any) -> None:
     """A schema without migration 0080 is refused with the upgrade to run."""
     from fleet.errors import TripBuildError
