@@ -2,7 +2,8 @@
 
 Every figure per bucket (time series, emissions groups, the report's charts), the count of
 buckets a window may hold and the default window of whole days use these functions, so a
-bucket boundary is the same everywhere.
+bucket boundary is the same everywhere (:func:`bucket_starts_us` is :func:`bucket_start` for
+arrays of times, for the trip index; the tests hold the two equal).
 """
 
 from __future__ import annotations
@@ -10,9 +11,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-__all__ = ["Unit", "bucket_count", "bucket_edges", "bucket_start", "next_bucket"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "UNITS",
+    "Unit",
+    "bucket_count",
+    "bucket_edges",
+    "bucket_start",
+    "bucket_starts_us",
+    "next_bucket",
+]
 
 Unit = Literal["hour", "day", "week", "month", "year"]
+UNITS: tuple[Unit, ...] = ("hour", "day", "week", "month", "year")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 
 
 def bucket_start(when: datetime, unit: Unit) -> datetime:
@@ -86,3 +101,36 @@ def bucket_count(start: datetime, end: datetime, unit: Unit) -> int:
     if unit == "month":
         return max((last.year - first.year) * 12 + last.month - first.month + 1, 1)
     return max(last.year - first.year + 1, 1)
+
+
+_US_PER_HOUR = 3_600_000_000
+_US_PER_DAY = 24 * _US_PER_HOUR
+_DATETIME64_UNIT = {"hour": "h", "day": "D", "month": "M", "year": "Y"}
+
+
+def bucket_starts_us(us: NDArray[np.int64], unit: Unit) -> NDArray[np.int64]:
+    """:func:`bucket_start` of many times at once, in microseconds since the epoch.
+
+    Parameters
+    ----------
+    us : ndarray of int64, shape (n,)
+        Times, microseconds since 1970-01-01T00:00Z.
+    unit : {"hour", "day", "week", "month", "year"}
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        The start of each time's UTC bucket, microseconds since the epoch.
+
+    Examples
+    --------
+    >>> us = np.array([(datetime(2025, 3, 5, 18, 30, tzinfo=UTC) - _EPOCH) // _US])
+    >>> bucket_starts_us(us, "week") == (datetime(2025, 3, 3, tzinfo=UTC) - _EPOCH) // _US
+    array([ True])
+    """
+    us = np.asarray(us, dtype=np.int64)
+    if unit == "week":
+        day = us // _US_PER_DAY
+        return (day - (day + 3) % 7) * _US_PER_DAY  # 1970-01-01 was a Thursday (weekday 3)
+    floored = us.astype("datetime64[us]").astype(f"datetime64[{_DATETIME64_UNIT[unit]}]")
+    return floored.astype("datetime64[us]").astype(np.int64)

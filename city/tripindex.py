@@ -1,13 +1,19 @@
 """An in-memory columnar index of the trips table, one per data version.
 
-Trips sorted by start time, with prefix sums of every additive figure and, for riders and
-vehicles, the position of the same rider's (vehicle's) previous trip. Any half-open window
-``[start, end)`` is then two binary searches: sums are differences of prefix sums, and the
-distinct riders of trips ``i..j-1`` are exactly the trips whose previous trip by the same
-rider lies before ``i`` (each rider counted once, at its first trip in the window). Buckets
-(day, week, month, year, in UTC: :mod:`city.buckets`) are the same per bucket, vectorised over
-all buckets. This is the service's only computation of trip figures; the tests hold it to
-plain SQL aggregates over the same trips.
+Trips sorted by start time, with prefix sums of every additive figure and of each methodology
+version's trips, and, for riders and vehicles, the position of the same rider's (vehicle's)
+previous trip. Any half-open window ``[start, end)`` is then two binary searches: sums and
+methodology counts are differences of prefix sums, and the distinct riders of trips
+``i..j-1`` are exactly the trips whose previous trip by the same rider lies before ``i``
+(each rider counted once, at its first trip in the window): one comparison over the window's
+trips, vectorised.
+
+Buckets (hour, day, week, month, year, in UTC: :mod:`city.buckets`) are the same per bucket,
+in one pass over the buckets: a binary search of every bucket boundary, differences of
+prefix sums, and the distinct riders and vehicles of every whole bucket counted once when the
+index is loaded (:class:`WholeBuckets`); only the first and last bucket, which the window may
+cut, are counted over their trips. This is the service's only computation of trip figures;
+the tests hold it to plain SQL aggregates over the same trips.
 
 The index is loaded in a worker thread from one REPEATABLE READ snapshot that also reads the
 data version, so its figures are those of exactly that version.
@@ -24,9 +30,9 @@ import psycopg
 from numpy.typing import NDArray
 
 from city import queries
-from city.buckets import Unit, bucket_edges
+from city.buckets import UNITS, Unit, bucket_edges, bucket_starts_us
 
-__all__ = ["TripIndex", "load_index"]
+__all__ = ["TripIndex", "WholeBuckets", "load_index"]
 
 ADDITIVE = (
     "distance_km",
@@ -41,6 +47,8 @@ ADDITIVE = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
+Positions = NDArray[np.int32]
+
 
 def _us(when: datetime) -> int:
     return (when - _EPOCH) // _US
@@ -48,6 +56,58 @@ def _us(when: datetime) -> int:
 
 def _datetime(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
+
+
+def _distinct(previous: Positions, i: int, j: int) -> int:
+    """How many of trips ``i..j-1`` have no earlier trip of theirs in the slice (the distinct
+    riders or vehicles of the slice, for ``previous`` = :attr:`TripIndex.prev_rider` or
+    :attr:`TripIndex.prev_vehicle`)."""
+    return int(np.count_nonzero(previous[i:j] < i))
+
+
+@dataclass(frozen=True)
+class WholeBuckets:
+    """The distinct riders and vehicles of every whole UTC bucket of one unit holding a trip.
+
+    Attributes
+    ----------
+    start_us : ndarray of int64, shape (m,)
+        Bucket starts, microseconds since the epoch, ascending.
+    riders, vehicles : ndarray of int64, shape (m,)
+        Distinct riders and vehicles of the bucket's trips.
+    """
+
+    start_us: NDArray[np.int64]
+    riders: NDArray[np.int64]
+    vehicles: NDArray[np.int64]
+
+    @classmethod
+    def count(
+        cls,
+        start_us: NDArray[np.int64],
+        prev_rider: Positions,
+        prev_vehicle: Positions,
+        unit: Unit,
+    ) -> WholeBuckets:
+        """The whole buckets of trips sorted by start (:class:`TripIndex`'s columns)."""
+        starts = bucket_starts_us(start_us, unit)
+        edges, first, sizes = np.unique(starts, return_index=True, return_counts=True)
+        bucket = np.repeat(np.arange(edges.size), sizes)
+        begin = np.repeat(first, sizes)  # each trip's bucket's first trip
+        return cls(
+            start_us=edges,
+            riders=np.bincount(bucket[prev_rider < begin], minlength=edges.size),
+            vehicles=np.bincount(bucket[prev_vehicle < begin], minlength=edges.size),
+        )
+
+    def lookup(self, starts_us: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Distinct riders and vehicles of the whole buckets starting at ``starts_us`` (0 for
+        a bucket without trips), as new arrays."""
+        if not self.start_us.size:
+            return np.zeros(starts_us.size, np.int64), np.zeros(starts_us.size, np.int64)
+        at = np.minimum(np.searchsorted(self.start_us, starts_us), self.start_us.size - 1)
+        held = self.start_us[at] == starts_us
+        return np.where(held, self.riders[at], 0), np.where(held, self.vehicles[at], 0)
 
 
 @dataclass(frozen=True)
@@ -61,20 +121,59 @@ class TripIndex:
         Start times, microseconds since the epoch, ascending.
     prefix : dict of str to ndarray of float64, shape (n + 1,)
         Cumulative sums of each :data:`ADDITIVE` figure (NULL as 0), from 0.
-    prev_rider, prev_vehicle : ndarray of int64, shape (n,)
+    prev_rider, prev_vehicle : ndarray of int32, shape (n,)
         Index of the same rider's (vehicle's) previous trip, -1 for a first trip; ``n`` for a
         trip without a rider, so it is never counted.
-    methodology : ndarray of int64, shape (n,)
-        Codes into ``methodology_names``.
+    methodology_prefix : ndarray of int64, shape (len(methodology_names), n + 1)
+        Cumulative count of each methodology version's trips, from 0.
+    whole : dict of str to WholeBuckets
+        Per bucket unit, the distinct riders and vehicles of every whole bucket.
     """
 
     version: int
     start_us: NDArray[np.int64]
     prefix: dict[str, NDArray[np.float64]]
-    prev_rider: NDArray[np.int64]
-    prev_vehicle: NDArray[np.int64]
-    methodology: NDArray[np.int64]
+    prev_rider: Positions
+    prev_vehicle: Positions
+    methodology_prefix: NDArray[np.int64]
     methodology_names: list[str]
+    whole: dict[Unit, WholeBuckets]
+
+    @classmethod
+    def build(
+        cls,
+        version: int,
+        start_us: NDArray[np.int64],
+        additive: dict[str, NDArray[np.float64]],
+        prev_rider: Positions,
+        prev_vehicle: Positions,
+        methodology: NDArray[np.int64],
+        methodology_names: list[str],
+    ) -> TripIndex:
+        """The index of trips sorted by start: their columns, each of shape (n,).
+
+        ``additive`` holds each :data:`ADDITIVE` figure (NaN for NULL); ``methodology`` codes
+        into ``methodology_names``.
+        """
+        prefix = {
+            name: np.concatenate([[0.0], np.cumsum(np.nan_to_num(additive[name], nan=0.0))])
+            for name in ADDITIVE
+        }
+        per_version = methodology[None, :] == np.arange(len(methodology_names))[:, None]
+        counts = np.zeros((len(methodology_names), start_us.size + 1), dtype=np.int64)
+        np.cumsum(per_version, axis=1, out=counts[:, 1:])
+        return cls(
+            version=version,
+            start_us=start_us,
+            prefix=prefix,
+            prev_rider=prev_rider,
+            prev_vehicle=prev_vehicle,
+            methodology_prefix=counts,
+            methodology_names=methodology_names,
+            whole={
+                unit: WholeBuckets.count(start_us, prev_rider, prev_vehicle, unit) for unit in UNITS
+            },
+        )
 
     def __len__(self) -> int:
         return int(self.start_us.size)
@@ -90,42 +189,50 @@ class TripIndex:
         row: dict[str, Any] = {k: float(p[j] - p[i]) for k, p in self.prefix.items()}
         row["trips"] = j - i
         row["trips_without_energy"] = round(row["trips_without_energy"])
-        row["riders"] = int(np.count_nonzero(self.prev_rider[i:j] < i))
-        row["vehicles_active"] = int(np.count_nonzero(self.prev_vehicle[i:j] < i))
+        row["riders"] = _distinct(self.prev_rider, i, j)
+        row["vehicles_active"] = _distinct(self.prev_vehicle, i, j)
         return row
 
     def series(self, start: datetime, end: datetime, unit: Unit) -> list[dict[str, Any]]:
         """One row per UTC bucket touching the window (:func:`city.buckets.bucket_edges`),
-        empty buckets included, each with :meth:`summary`'s figures and its bounds."""
+        empty buckets included, each with :meth:`summary`'s figures for the bucket's part of
+        the window and the bucket's bounds."""
         edges = bucket_edges(start, end, unit)
-        clipped = [max(e, start) for e in edges[:-1]] + [end]
-        bounds = np.searchsorted(self.start_us, [_us(e) for e in clipped], side="left")
+        edge_us = np.array([_us(e) for e in edges], dtype=np.int64)
+        cut = edge_us.copy()
+        cut[0], cut[-1] = _us(start), _us(end)
+        bounds = np.searchsorted(self.start_us, cut, side="left")
         first, last = bounds[:-1], bounds[1:]
-        counts = last - first
-        bucket = np.repeat(np.arange(counts.size), counts)
-        i, j = int(bounds[0]), int(bounds[-1])
-        begin = first[bucket]
-        riders = np.bincount(bucket, self.prev_rider[i:j] < begin, minlength=counts.size)
-        vehicles = np.bincount(bucket, self.prev_vehicle[i:j] < begin, minlength=counts.size)
-        sums = {k: p[last] - p[first] for k, p in self.prefix.items()}
-        rows = []
-        for b in range(counts.size):
-            row: dict[str, Any] = {k: float(v[b]) for k, v in sums.items()}
-            row.update(
-                bucket_start=edges[b],
-                bucket_end=edges[b + 1],
-                trips=int(counts[b]),
-                trips_without_energy=round(row["trips_without_energy"]),
-                riders=int(riders[b]),
-                vehicles_active=int(vehicles[b]),
+        riders, vehicles = self.whole[unit].lookup(edge_us[:-1])
+        # The window may cut its first and last bucket: those two are counted over their trips.
+        for b, cut_here in ((0, cut[0] != edge_us[0]), (-1, cut[-1] != edge_us[-1])):
+            if cut_here:
+                i, j = int(first[b]), int(last[b])
+                riders[b] = _distinct(self.prev_rider, i, j)
+                vehicles[b] = _distinct(self.prev_vehicle, i, j)
+        columns: dict[str, list[Any]] = {
+            k: (p[last] - p[first]).tolist() for k, p in self.prefix.items()
+        }
+        columns.update(
+            bucket_start=edges[:-1],
+            bucket_end=edges[1:],
+            trips=(last - first).tolist(),
+            trips_without_energy=np.rint(
+                self.prefix["trips_without_energy"][last]
+                - self.prefix["trips_without_energy"][first]
             )
-            rows.append(row)
-        return rows
+            .astype(np.int64)
+            .tolist(),
+            riders=riders.tolist(),
+            vehicles_active=vehicles.tolist(),
+        )
+        names = list(columns)
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
     def methodologies(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Methodology versions of the window's trips with their counts, most used first."""
         i, j = self._slice(start, end)
-        counts = np.bincount(self.methodology[i:j], minlength=len(self.methodology_names))
+        counts = self.methodology_prefix[:, j] - self.methodology_prefix[:, i]
         rows = [
             {"methodology": name, "trips": int(n)}
             for name, n in zip(self.methodology_names, counts.tolist(), strict=True)
@@ -150,19 +257,14 @@ def load_index(dsn: str) -> TripIndex:
         version, columns = queries.trip_columns(conn)
         conn.rollback()
     n = len(columns["start_us"])
-    start_us = np.array(columns["start_us"], dtype=np.int64)
-    prefix: dict[str, NDArray[np.float64]] = {}
-    for name in ADDITIVE:
-        values = np.array(columns[name], dtype=np.float64)  # None -> nan
-        prefix[name] = np.concatenate([[0.0], np.cumsum(np.nan_to_num(values, nan=0.0))])
-    rider = np.array([n if p is None else p for p in columns["prev_rider"]], dtype=np.int64)
+    rider = [n if p is None else p for p in columns["prev_rider"]]
     names, codes = np.unique(np.array(columns["methodology"], dtype=object), return_inverse=True)
-    return TripIndex(
+    return TripIndex.build(
         version=version,
-        start_us=start_us,
-        prefix=prefix,
-        prev_rider=rider,
-        prev_vehicle=np.array(columns["prev_vehicle"], dtype=np.int64),
+        start_us=np.array(columns["start_us"], dtype=np.int64),
+        additive={name: np.array(columns[name], dtype=np.float64) for name in ADDITIVE},
+        prev_rider=np.array(rider, dtype=np.int32),
+        prev_vehicle=np.array(columns["prev_vehicle"], dtype=np.int32),
         methodology=codes.astype(np.int64).reshape(-1),
         methodology_names=[str(x) for x in names.tolist()],
     )

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from city.buckets import bucket_count, bucket_edges
+from city.buckets import bucket_count, bucket_edges, bucket_start, bucket_starts_us
 from city.tripindex import load_index
 from tests.city import _reference
 from tests.city.builders import trip, vehicle
@@ -105,3 +105,148 @@ def test_bucket_edges_cross_months_and_years() -> None:
     assert weeks[0] == datetime(2024, 11, 11, tzinfo=UTC)  # a Monday
     assert all(w.weekday() == 0 for w in weeks)
     assert bucket_edges(start, end, "year")[-1] == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+_UNITS = ("hour", "day", "week", "month", "year")
+
+
+@pytest.fixture
+def edge_trips(db: psycopg.Connection) -> list[datetime]:
+    """200 trips whose starts sit on and beside bucket boundaries (a month, week, day and hour
+    start, a microsecond before and after), some sharing a start, 12 riders riding across the
+    boundaries, some trips without a rider; returns the instants the windows are cut at."""
+    rng = np.random.default_rng(23)
+    keys = [vehicle(db, f"e{i}") for i in range(8)]
+    boundaries = [
+        datetime(2024, 12, 30, tzinfo=UTC),  # a Monday
+        datetime(2025, 1, 1, tzinfo=UTC),  # a year, month and day start, a Wednesday
+        datetime(2025, 1, 6, tzinfo=UTC),  # a Monday
+        datetime(2025, 2, 1, tzinfo=UTC),
+        datetime(2025, 2, 1, 13, tzinfo=UTC),
+        datetime(2025, 3, 1, tzinfo=UTC),
+    ]
+    cuts = [b + timedelta(microseconds=d) for b in boundaries for d in (-1, 0, 1)]
+    used: set[tuple[int, datetime]] = set()
+    for k in range(200):
+        when = cuts[int(rng.integers(len(cuts)))] if k % 2 else boundaries[0]
+        if k % 2 == 0:
+            when += timedelta(seconds=int(rng.integers(62 * 86400)))
+        key = keys[int(rng.integers(len(keys)))]
+        if (key, when) in used:  # one trip per vehicle and start
+            continue
+        used.add((key, when))
+        trip(
+            db,
+            key,
+            when,
+            km=float(rng.uniform(0.5, 9)),
+            rider=None if rng.random() < 0.15 else f"e{int(rng.integers(12))}",
+            energy_kwh=None if rng.random() < 0.2 else float(rng.uniform(0.02, 0.5)),
+            methodology="v1" if rng.random() < 0.5 else "v2",
+        )
+    return cuts
+
+
+def _equal(fast: dict[str, Any], slow: dict[str, Any], where: object) -> None:
+    """Counts and bounds exactly equal; sums of floats to 1e-9 (the order of summing differs)."""
+    assert fast.keys() == slow.keys(), where
+    for key, value in slow.items():
+        if isinstance(value, float):
+            assert fast[key] == pytest.approx(value, rel=1e-12, abs=1e-9), (where, key)
+        else:
+            assert type(fast[key]) is type(value) and fast[key] == value, (where, key)
+
+
+def _same_as_sql(db_url: str, index: Any, a: datetime, b: datetime) -> None:
+    _equal(index.summary(a, b), _sql(db_url, "summary", a, b), (a, b))
+    for unit in _UNITS:
+        if unit == "hour" and b - a > timedelta(days=3):
+            continue
+        fast, slow = index.series(a, b, unit), _sql(db_url, "period_series", a, b, unit)
+        assert len(fast) == len(slow), unit
+        for f, s in zip(fast, slow, strict=True):
+            _equal(f, s, (a, b, unit, s["bucket_start"]))
+    assert index.methodologies(a, b) == _sql(db_url, "methodologies", a, b)
+
+
+def test_windows_cut_on_and_beside_bucket_edges_equal_sql(
+    db_url: str, edge_trips: list[datetime]
+) -> None:
+    """Windows whose ends fall on a bucket boundary, a microsecond either side of it, on a trip
+    start (included at the start, excluded at the end) or inside one bucket give exactly the
+    SQL figures in every unit (distinct riders and vehicles included): the whole buckets the
+    index counted when loaded and the cut first and last buckets counted on demand agree."""
+    index = load_index(db_url)
+    cuts = sorted(set(edge_trips))
+    pairs = [(a, b) for a in cuts for b in cuts if a < b]
+    rng = np.random.default_rng(3)
+    for k in rng.choice(len(pairs), size=60, replace=False):
+        _same_as_sql(db_url, index, *pairs[int(k)])
+    # Inside one hour, one day; and windows holding no trip at all.
+    first = cuts[0]
+    for a, b in [
+        (first, first + timedelta(minutes=20)),
+        (first + timedelta(hours=3), first + timedelta(hours=21)),
+        (datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 6, 15, tzinfo=UTC)),
+        (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)),
+    ]:
+        _same_as_sql(db_url, index, a, b)
+    empty = index.summary(datetime(2023, 5, 1, tzinfo=UTC), datetime(2023, 6, 1, tzinfo=UTC))
+    assert (empty["trips"], empty["riders"], empty["vehicles_active"]) == (0, 0, 0)
+
+
+def test_random_windows_and_every_unit_equal_sql(db_url: str, random_trips: None) -> None:
+    """100 random windows, from a minute to 70 days, each unit hour to year: every figure
+    equals the SQL aggregates (integers exactly, sums to 1e-9)."""
+    index = load_index(db_url)
+    rng = np.random.default_rng(17)
+    base = datetime(2025, 1, 15, tzinfo=UTC)
+    for _ in range(100):
+        a = base + timedelta(microseconds=int(rng.integers(110 * 86400 * 10**6)))
+        span = 60 if rng.random() < 0.3 else 70 * 86400
+        b = a + timedelta(microseconds=int(rng.integers(1, span * 10**6)))
+        _same_as_sql(db_url, index, a, b)
+
+
+def test_whole_bucket_counts_are_the_distinct_riders_of_each_bucket(
+    db_url: str, random_trips: None
+) -> None:
+    """The distinct riders and vehicles the index counts per whole bucket when it loads are
+    SQL's count(DISTINCT ...) per UTC bucket, for every bucket that holds a trip."""
+    index = load_index(db_url)
+    for unit in _UNITS:
+        whole = index.whole[unit]
+        assert whole.start_us.size and np.all(np.diff(whole.start_us) > 0)
+        for start_us, riders, vehicles in zip(
+            whole.start_us.tolist(), whole.riders.tolist(), whole.vehicles.tolist(), strict=True
+        ):
+            a = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=start_us)
+            b = bucket_edges(a, a + timedelta(microseconds=1), unit)[-1]
+            row = _sql(db_url, "summary", a, b)
+            assert row["trips"] > 0
+            assert (riders, vehicles) == (row["riders"], row["vehicles_active"]), (unit, a)
+
+
+def test_vectorised_bucket_starts_equal_bucket_start() -> None:
+    """bucket_starts_us, the trip index's bucket of many times at once, equals bucket_start
+    for random times from 1960 to 2040 and for times on and a microsecond beside bucket
+    boundaries (years, months, Mondays, days, hours), in every unit."""
+    rng = np.random.default_rng(29)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    us = rng.integers(-10 * 365 * 86400 * 10**6, 70 * 365 * 86400 * 10**6, 3000)
+    edges = [
+        datetime(2024, 2, 29, tzinfo=UTC),
+        datetime(2024, 12, 30, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 29, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2025, 3, 30, 1, tzinfo=UTC),
+    ]
+    near = [(e - epoch) // timedelta(microseconds=1) + d for e in edges for d in (-1, 0, 1)]
+    times = np.concatenate([us, np.array(near)]).astype(np.int64)
+    for unit in _UNITS:
+        fast = bucket_starts_us(times, unit)
+        for t_us, start_us in zip(times.tolist(), fast.tolist(), strict=True):
+            when = epoch + timedelta(microseconds=t_us)
+            expected = bucket_start(when, unit)
+            assert epoch + timedelta(microseconds=start_us) == expected, (unit, when)
