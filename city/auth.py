@@ -127,7 +127,7 @@ def read_refusal(config: ServiceConfig, caller: Caller) -> str | None:
     return None
 
 
-def require_read(request: Request, credentials: Credentials) -> Access:
+async def require_read(request: Request, credentials: Credentials) -> Access:
     """Let the request read: anyone, or a read or write token when a read token is set."""
     config: ServiceConfig = request.app.state.config
     caller = caller_of(request.scope)
@@ -137,7 +137,7 @@ def require_read(request: Request, credentials: Credentials) -> Access:
     return caller.access
 
 
-def require_token(request: Request, credentials: Credentials) -> Access:
+async def require_token(request: Request, credentials: Credentials) -> Access:
     """Let the request read trip-level data (trips, vehicle positions): any token of this
     service, even when reading aggregates is open."""
     caller = caller_of(request.scope)
@@ -148,7 +148,7 @@ def require_token(request: Request, credentials: Credentials) -> Access:
     return caller.access
 
 
-def require_write(request: Request, credentials: Credentials) -> Access:
+async def require_write(request: Request, credentials: Credentials) -> Access:
     """Let the request edit: the write token only."""
     config: ServiceConfig = request.app.state.config
     if config.write_token is None:

@@ -1,4 +1,9 @@
-"""Dependencies the routers share: the service's configuration and a pooled connection."""
+"""Dependencies the routers share: the service's configuration and a pooled connection.
+
+Every dependency of the service is an ``async def`` that does not block: FastAPI runs a plain
+``def`` dependency in a worker thread, a thread hop per request and per dependency that cost
+the figure endpoints more than computing their figures.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from city.queries import Conn
 __all__ = ["Config", "Connection", "Figures", "Pool", "connection", "figures"]
 
 
-def _config(request: Request) -> ServiceConfig:
+async def _config(request: Request) -> ServiceConfig:
     config: ServiceConfig = request.app.state.config
     return config
 
@@ -25,6 +30,10 @@ def _config(request: Request) -> ServiceConfig:
 def _pool(request: Request) -> AsyncConnectionPool[Conn]:
     pool: AsyncConnectionPool[Conn] = request.state.pool
     return pool
+
+
+async def _pool_dependency(request: Request) -> AsyncConnectionPool[Conn]:
+    return _pool(request)
 
 
 async def connection(request: Request) -> AsyncIterator[Conn]:
@@ -43,6 +52,6 @@ async def figures(request: Request) -> AsyncIterator[CachedFigures]:
 
 
 Config = Annotated[ServiceConfig, Depends(_config)]
-Pool = Annotated[AsyncConnectionPool[Conn], Depends(_pool)]
+Pool = Annotated[AsyncConnectionPool[Conn], Depends(_pool_dependency)]
 Connection = Annotated[Conn, Depends(connection)]
 Figures = Annotated[CachedFigures, Depends(figures)]

@@ -97,7 +97,7 @@ ToParam = Annotated[
 ]
 
 
-def window(request: Request, from_: FromParam, to: ToParam) -> Window:
+async def window(request: Request, from_: FromParam, to: ToParam) -> Window:
     """The ``[from, to)`` window of a request, checked against the service's bounds."""
     start = parse_rfc3339("from", from_)
     end = parse_rfc3339("to", to)

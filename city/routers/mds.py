@@ -48,7 +48,7 @@ _API_VERSION = "2.0"
 _REPORT = re.compile(r"^(\d{4}-\d{2})(-energy)?\.csv$")
 
 
-def _mds_json(request: Request) -> None:
+async def _mds_json(request: Request) -> None:
     accepted_version(request.headers.get("accept"), _JSON_MEDIA, _API_VERSION)
 
 
