@@ -18,7 +18,15 @@ from typing import Any
 import emissions
 from city.errors import BadParameterError
 
-__all__ = ["STORED", "check_profile", "default_profile", "describe", "profile_names", "totals"]
+__all__ = [
+    "STORED",
+    "check_profile",
+    "default_profile",
+    "describe",
+    "profile_names",
+    "totals",
+    "totals_of_rows",
+]
 
 STORED = "stored"
 
@@ -106,25 +114,37 @@ def explain(profile: str) -> str:
 
 def totals(profile: str, figures: dict[str, Any]) -> dict[str, Any]:
     """Gross baseline, electricity and net CO2 for a row of summed figures under ``profile``."""
-    km = float(figures["distance_km"])
-    kwh = float(figures["energy_kwh"])
-    common = {"trips": int(figures["trips"]), "distance_km": km, "energy_kwh": kwh}
+    return totals_of_rows(profile, [figures])[0]
+
+
+def totals_of_rows(profile: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`totals` of every row, computed together (a report's groups: one
+    :func:`emissions.breakdowns` for all of them)."""
+    km = [float(r["distance_km"]) for r in rows]
+    kwh = [float(r["energy_kwh"]) for r in rows]
     if profile == STORED:
-        avoided = float(figures["co2_avoided_kg"])
-        return {
-            **common,
-            "co2_baseline_kg": float(figures["co2_baseline_kg"]),
-            "co2_electricity_kg": float(figures["co2_electricity_kg"]),
-            "co2_avoided_kg": avoided,
-            "avoided_g_per_km": avoided * 1000 / km if km > 0 else None,
+        baseline = [float(r["co2_baseline_kg"]) for r in rows]
+        electricity = [float(r["co2_electricity_kg"]) for r in rows]
+        avoided = [float(r["co2_avoided_kg"]) for r in rows]
+    else:
+        sums = emissions.breakdowns(
+            km,
+            kwh,
+            emissions.get_profile(profile),
+            unmeasured_km=[float(r["distance_km_without_energy"]) for r in rows],
+        )
+        baseline = sums.baseline_kg.tolist()
+        electricity = sums.electricity_kg.tolist()
+        avoided = sums.avoided_kg.tolist()
+    return [
+        {
+            "trips": int(r["trips"]),
+            "distance_km": km[i],
+            "energy_kwh": kwh[i],
+            "co2_baseline_kg": baseline[i],
+            "co2_electricity_kg": electricity[i],
+            "co2_avoided_kg": avoided[i],
+            "avoided_g_per_km": avoided[i] * 1000 / km[i] if km[i] > 0 else None,
         }
-    result = emissions.breakdown(
-        km, kwh, profile, unmeasured_km=float(figures["distance_km_without_energy"])
-    )
-    return {
-        **common,
-        "co2_baseline_kg": result.co2_baseline_kg,
-        "co2_electricity_kg": result.co2_electricity_kg,
-        "co2_avoided_kg": result.co2_avoided_kg,
-        "avoided_g_per_km": result.avoided_g_per_km,
-    }
+        for i, r in enumerate(rows)
+    ]

@@ -2,8 +2,9 @@
 
 The public surface: :data:`PROFILES` (``"ams-iii-c"``, ``"city-calibrated"``),
 :data:`DEFAULT_PROFILE`, :func:`get_profile`, :func:`breakdown` (any profile, from summed km
-and kWh), :func:`per_trip`, :func:`ams_iii_c` (a configured mode mix),
-:class:`Profile`, :class:`Breakdown`, :class:`Factor` and the errors.
+and kWh; :func:`breakdowns` for many sums at once), :func:`per_trip`, :func:`ams_iii_c` (a
+configured mode mix), :class:`Profile`, :class:`Breakdown`, :class:`Co2Sums`, :class:`Factor`
+and the errors.
 """
 
 from emissions.errors import EmissionsError, ProfileError, UnknownProfileError
@@ -12,10 +13,12 @@ from emissions.methodology import (
     DEFAULT_PROFILE,
     PROFILES,
     Breakdown,
+    Co2Sums,
     Profile,
     TripCo2,
     ams_iii_c,
     breakdown,
+    breakdowns,
     city_calibrated,
     get_profile,
     per_trip,
@@ -27,6 +30,7 @@ __all__ = [
     "MODE_FACTORS",
     "PROFILES",
     "Breakdown",
+    "Co2Sums",
     "EmissionsError",
     "Factor",
     "Profile",
@@ -35,6 +39,7 @@ __all__ = [
     "UnknownProfileError",
     "ams_iii_c",
     "breakdown",
+    "breakdowns",
     "city_calibrated",
     "get_profile",
     "per_trip",

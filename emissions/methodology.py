@@ -3,7 +3,7 @@
 CO2 avoided = baseline emissions of the displaced modes − emissions of the electricity the
 motorcycles used − leakage. Both terms are linear in the kilometres and the kilowatt-hours,
 so any sum of trips can be re-evaluated under any profile from its summed km and kWh
-(:func:`breakdown`).
+(:func:`breakdown`, or :func:`breakdowns` for many sums at once).
 
 References
 ----------
@@ -31,11 +31,13 @@ __all__ = [
     "DEFAULT_PROFILE",
     "PROFILES",
     "Breakdown",
+    "Co2Sums",
     "ModeShare",
     "Profile",
     "TripCo2",
     "ams_iii_c",
     "breakdown",
+    "breakdowns",
     "city_calibrated",
     "get_profile",
     "per_trip",
@@ -420,16 +422,8 @@ def breakdown(
     (90.0, 150)
     """
     prof = get_profile(profile) if isinstance(profile, str) else profile
-    assumed = float(unmeasured_km) * prof.assumed_energy.value
-    km = float(distance_km)
-    elec = (float(energy_kwh) + assumed) * prof.electricity_kg_per_kwh
-    leak = km * prof.leakage.value
-    if prof.net_avoided is not None:
-        avoided = km * prof.net_avoided.value
-        base = avoided + elec + leak
-    else:
-        base = km * prof.baseline_kg_per_km
-        avoided = base - elec - leak
+    sums = breakdowns([distance_km], [energy_kwh], prof, [unmeasured_km])
+    km, avoided = float(distance_km), float(sums.avoided_kg[0])
     return Breakdown(
         profile=prof.name,
         version=prof.version,
@@ -437,11 +431,71 @@ def breakdown(
         calibration=prof.calibration,
         distance_km=km,
         energy_kwh=float(energy_kwh),
-        assumed_energy_kwh=assumed,
-        co2_baseline_kg=base,
-        co2_electricity_kg=elec,
-        co2_leakage_kg=leak,
+        assumed_energy_kwh=float(sums.assumed_energy_kwh[0]),
+        co2_baseline_kg=float(sums.baseline_kg[0]),
+        co2_electricity_kg=float(sums.electricity_kg[0]),
+        co2_leakage_kg=float(sums.leakage_kg[0]),
         co2_avoided_kg=avoided,
         avoided_g_per_km=avoided * 1000.0 / km if km > 0 else None,
         parameters=prof.parameters(),
     )
+
+
+@dataclass(frozen=True)
+class Co2Sums:
+    """CO2 of sums of trips, kg, shape (k,) each (:func:`breakdowns`); ``assumed_energy_kwh``
+    is the electricity assumed for the kilometres without a measured energy."""
+
+    assumed_energy_kwh: NDArray[np.float64]
+    baseline_kg: NDArray[np.float64]
+    electricity_kg: NDArray[np.float64]
+    leakage_kg: NDArray[np.float64]
+    avoided_kg: NDArray[np.float64]
+
+
+def breakdowns(
+    distance_km: ArrayLike,
+    energy_kwh: ArrayLike,
+    profile: Profile,
+    unmeasured_km: ArrayLike = 0.0,
+) -> Co2Sums:
+    """:func:`breakdown`'s CO2 figures for many sums of trips at once (a report's groups).
+
+    Parameters
+    ----------
+    distance_km : array_like of float, shape (k,)
+        Total km of each sum's trips.
+    energy_kwh : array_like of float, shape (k,)
+        Total measured battery energy, kWh, of each sum's trips that have one.
+    profile : Profile
+    unmeasured_km : array_like of float, shape (k,) or scalar, default 0
+        The km of each sum's trips without a measured energy (their kWh are assumed).
+
+    Returns
+    -------
+    Co2Sums
+
+    Notes
+    -----
+    ``electricity = (kWh + unmeasured km × assumed kWh/km) × electricity_kg_per_kwh``;
+    ``leakage = km × leakage``; ``baseline = km × baseline_kg_per_km`` and
+    ``avoided = baseline − electricity − leakage``, or for a calibration profile
+    ``avoided = km × net_avoided`` and ``baseline = avoided + electricity + leakage``.
+
+    Examples
+    --------
+    >>> sums = breakdowns([600_000.0, 0.0], [35_040.0, 0.0], PROFILES["city-calibrated"])
+    >>> [round(float(kg) / 1000, 1) for kg in sums.avoided_kg]
+    [90.0, 0.0]
+    """
+    km = np.asarray(distance_km, dtype=np.float64)
+    assumed = np.asarray(unmeasured_km, dtype=np.float64) * profile.assumed_energy.value
+    elec = (np.asarray(energy_kwh, dtype=np.float64) + assumed) * profile.electricity_kg_per_kwh
+    leak = km * profile.leakage.value
+    if profile.net_avoided is not None:
+        avoided = km * profile.net_avoided.value
+        base = avoided + elec + leak
+    else:
+        base = km * profile.baseline_kg_per_km
+        avoided = base - elec - leak
+    return Co2Sums(np.broadcast_to(assumed, km.shape), base, elec, leak, avoided)

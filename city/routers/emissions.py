@@ -46,15 +46,16 @@ async def emissions(
         total = await figs.summary(win.start, win.end)
         rows = await figs.period_series(win.start, win.end, group_by)
         stored = await figs.methodologies(win.start, win.end)
+        overall, *per_group = methodology.totals_of_rows(chosen, [total, *rows])
         groups = [
-            {"start": r["bucket_start"], "end": r["bucket_end"], **methodology.totals(chosen, r)}
-            for r in rows
+            {"start": r["bucket_start"], "end": r["bucket_end"], **figures}
+            for r, figures in zip(rows, per_group, strict=True)
         ]
         body = {
             "window": window_dict(win),
             "group_by": group_by,
             "methodology": methodology.describe(chosen, stored),
-            "totals": methodology.totals(chosen, total),
+            "totals": overall,
             "groups": groups,
         }
         return EmissionsReport.model_validate(body).model_dump_json().encode()
