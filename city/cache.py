@@ -10,9 +10,10 @@ recently used dropped first) and all dropped when the version moves; cached rows
 between requests, which read them and never change them.
 
 Every trip figure comes from the trip index (:mod:`city.tripindex`), loaded once per data
-version whether answers are kept or not (``max_entries=0`` keeps none). Every key of a kept
-value begins with the access of the caller it was computed for (:mod:`city.auth`), so an
-answer that depends on who asks is never served to a caller with other access.
+version whether answers are kept or not (``max_entries=0`` keeps none), and computed from it
+on every request; what is kept are the serialised answers (bytes). Every key of a kept value
+begins with the access of the caller it was computed for (:mod:`city.auth`), so an answer
+that depends on who asks is never served to a caller with other access.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FiguresCache:
         self.check_interval_s = check_interval_s
         self.version: int | None = None
         self.checked_at = float("-inf")
+        self._reading: asyncio.Future[int | None] | None = None
         self.entries: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -72,6 +74,31 @@ class FiguresCache:
             self.entries.clear()
             self.version = version
         self.checked_at = at
+
+    async def current(self, pool: AsyncConnectionPool[queries.Conn]) -> int | None:
+        """The data version, read again when the last reading is not :meth:`fresh`.
+
+        One reading at a time: the requests that find the version stale meanwhile wait for
+        that one (without it, all of them read it at once every ``check_interval_s``, queuing
+        for the pool's few connections, and every answer of that moment waited for the
+        queue).
+        """
+        if self.fresh():
+            return self.version
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read(pool))
+        # Shielded: a request that goes away does not cancel the others' reading.
+        return await asyncio.shield(self._reading)
+
+    async def _read(self, pool: AsyncConnectionPool[queries.Conn]) -> int | None:
+        try:
+            at = time.monotonic()
+            async with pool.connection() as conn:
+                version = await queries.data_version(conn)
+            self.saw(version, at)
+            return version
+        finally:
+            self._reading = None
 
     def lookup(self, version: int, key: Hashable) -> tuple[bool, Any]:
         if version == self.version and key in self.entries:
@@ -120,12 +147,7 @@ class CachedFigures:
         """The data version this request answers at (None: migration 0032 missing)."""
         if not self._read:
             self._read = True
-            if self.cache.fresh():
-                self._version = self.cache.version
-            else:
-                at = time.monotonic()
-                self._version = await queries.data_version(await self.connection())
-                self.cache.saw(self._version, at)
+            self._version = await self.cache.current(self.pool)
             if self._state is not None and self._version is not None:
                 # city.http_cache keeps the answer under the version it was computed at.
                 self._state[FIGURES_VERSION] = self._version
@@ -162,30 +184,19 @@ class CachedFigures:
                     self.cache.index = index
         return index
 
-    async def summary(self, start: datetime, end: datetime) -> Row:
-        async def compute() -> Row:
-            return (await self.trip_index()).summary(start, end)
+    # The figures themselves are not kept: the index computes any of them in microseconds,
+    # and rows kept by the thousand (one per window asked) made the garbage collector's full
+    # passes stall every request for a tenth of a second; the serialised answers are kept
+    # (:meth:`cached`, bytes, which the collector never scans).
 
-        result: Row = await self.cached(("summary", start, end), compute)
-        return result
+    async def summary(self, start: datetime, end: datetime) -> Row:
+        return (await self.trip_index()).summary(start, end)
 
     async def period_series(self, start: datetime, end: datetime, unit: Unit) -> list[Row]:
-        async def compute() -> list[Row]:
-            return (await self.trip_index()).series(start, end, unit)
-
-        result: list[Row] = await self.cached(("series", start, end, unit), compute)
-        return result
+        return (await self.trip_index()).series(start, end, unit)
 
     async def methodologies(self, start: datetime, end: datetime) -> list[Row]:
-        async def compute() -> list[Row]:
-            return (await self.trip_index()).methodologies(start, end)
-
-        result: list[Row] = await self.cached(("methodologies", start, end), compute)
-        return result
+        return (await self.trip_index()).methodologies(start, end)
 
     async def trip_span(self) -> Row:
-        async def compute() -> Row:
-            return (await self.trip_index()).span()
-
-        result: Row = await self.cached(("span",), compute)
-        return result
+        return (await self.trip_index()).span()
