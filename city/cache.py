@@ -108,6 +108,14 @@ class FiguresCache:
         self.misses += 1
         return False, None
 
+    def current_index(self) -> TripIndex | None:
+        """The trip index when it holds the last version read and that reading is fresh (a
+        request can then be answered without the database), else None."""
+        index = self.index
+        if not self.fresh() or index is None or self.version is None:
+            return None
+        return index if index.version >= self.version else None
+
     def store(self, version: int, key: Hashable, value: Any) -> None:
         if version != self.version or not self.enabled:
             return
@@ -127,15 +135,18 @@ class CachedFigures:
         stack: contextlib.AsyncExitStack,
         access: Access,
         state: dict[str, Any] | None = None,
+        version: int | None = None,
     ) -> None:
+        """``version``: the data version to answer at, when the caller has just read it from
+        a fresh cache (no reading then)."""
         self.pool = pool
         self.access = access
         self._state = state
         self.cache = cache
         self._stack = stack
         self._conn: queries.Conn | None = None
-        self._version: int | None = None
-        self._read = False
+        self._version = version
+        self._read = version is not None
 
     async def connection(self) -> queries.Conn:
         """The request's pooled connection, taken on first use, returned when it ends."""

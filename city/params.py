@@ -25,6 +25,8 @@ __all__ = [
     "Cursor",
     "GroupBy",
     "Window",
+    "check_buckets",
+    "checked_window",
     "decode_cursor",
     "encode_cursor",
     "parse_rfc3339",
@@ -97,13 +99,20 @@ ToParam = Annotated[
 ]
 
 
-async def window(request: Request, from_: FromParam, to: ToParam) -> Window:
-    """The ``[from, to)`` window of a request, checked against the service's bounds."""
+def checked_window(config: ServiceConfig, from_: str, to: str) -> Window:
+    """The ``[from, to)`` window of ``from`` and ``to``, checked against the service's bounds.
+
+    Raises
+    ------
+    BadParameterError
+        Naming ``from`` or ``to`` when either is not RFC 3339, or the window is empty or
+        longer than ``config.max_window_days``.
+    """
     start = parse_rfc3339("from", from_)
     end = parse_rfc3339("to", to)
     if start >= end:
         raise BadParameterError("from", from_, f"a time before to ({to})")
-    limit = _config(request).max_window_days
+    limit = config.max_window_days
     if (end - start) > timedelta(days=limit):
         raise BadParameterError(
             "to", to, f"a window of at most {limit} days after from ({from_}); ask for less"
@@ -111,9 +120,14 @@ async def window(request: Request, from_: FromParam, to: ToParam) -> Window:
     return Window(start, end)
 
 
-def check_buckets(request: Request, win: Window, parameter: str, bucket: Unit) -> None:
+async def window(request: Request, from_: FromParam, to: ToParam) -> Window:
+    """The ``[from, to)`` window of a request, checked against the service's bounds."""
+    return checked_window(_config(request), from_, to)
+
+
+def check_buckets(config: ServiceConfig, win: Window, parameter: str, bucket: Unit) -> None:
     """Refuse a window that holds more buckets than the service returns."""
-    limit = _config(request).max_buckets
+    limit = config.max_buckets
     count = bucket_count(win.start, win.end, bucket)
     if count > limit:
         raise BadParameterError(

@@ -8,14 +8,50 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from city import methodology
 from city.auth import ReadAccess
+from city.cache import CachedFigures
+from city.config import ServiceConfig
 from city.deps import Figures
 from city.params import GroupBy, Window, check_buckets, window
 from city.routers._shared import json_response, window_dict
 from city.schemas import EmissionsReport
 
-__all__ = ["router"]
+__all__ = ["chosen_profile", "emissions_json", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["emissions"])
+
+
+def chosen_profile(config: ServiceConfig, profile: str | None) -> str:
+    """The profile a request asked for, or the service's default (checked)."""
+    return methodology.check_profile(
+        profile or methodology.default_profile(config.emissions_profile)
+    )
+
+
+async def emissions_json(figs: CachedFigures, win: Window, group_by: GroupBy, chosen: str) -> bytes:
+    """The emissions report's answer for a checked window, group count and profile (the
+    endpoint's, and the one :mod:`city.http_cache` gives before routing)."""
+
+    async def build() -> bytes:
+        total = await figs.summary(win.start, win.end)
+        rows = await figs.period_series(win.start, win.end, group_by)
+        stored = await figs.methodologies(win.start, win.end)
+        overall, *per_group = methodology.totals_of_rows(chosen, [total, *rows])
+        groups = [
+            {"start": r["bucket_start"], "end": r["bucket_end"], **figures}
+            for r, figures in zip(rows, per_group, strict=True)
+        ]
+        body = {
+            "window": window_dict(win),
+            "group_by": group_by,
+            "methodology": methodology.describe(chosen, stored),
+            "totals": overall,
+            "groups": groups,
+        }
+        return EmissionsReport.model_validate(body).model_dump_json().encode()
+
+    key = ("emissions.json", win.start, win.end, group_by, chosen)
+    result: bytes = await figs.cached(key, build)
+    return result
 
 
 @router.get("/emissions", response_model=EmissionsReport)
@@ -37,28 +73,6 @@ async def emissions(
     """CO2 avoided in ``[from, to)``: baseline (gross), electricity and net, in total and per
     group, with the methodology profile and every parameter it used."""
     config = request.app.state.config
-    chosen = methodology.check_profile(
-        profile or methodology.default_profile(config.emissions_profile)
-    )
-    check_buckets(request, win, "group_by", group_by)
-
-    async def build() -> bytes:
-        total = await figs.summary(win.start, win.end)
-        rows = await figs.period_series(win.start, win.end, group_by)
-        stored = await figs.methodologies(win.start, win.end)
-        overall, *per_group = methodology.totals_of_rows(chosen, [total, *rows])
-        groups = [
-            {"start": r["bucket_start"], "end": r["bucket_end"], **figures}
-            for r, figures in zip(rows, per_group, strict=True)
-        ]
-        body = {
-            "window": window_dict(win),
-            "group_by": group_by,
-            "methodology": methodology.describe(chosen, stored),
-            "totals": overall,
-            "groups": groups,
-        }
-        return EmissionsReport.model_validate(body).model_dump_json().encode()
-
-    key = ("emissions.json", win.start, win.end, group_by, chosen)
-    return json_response(await figs.cached(key, build))
+    chosen = chosen_profile(config, profile)
+    check_buckets(config, win, "group_by", group_by)
+    return json_response(await emissions_json(figs, win, group_by, chosen))

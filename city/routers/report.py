@@ -64,7 +64,7 @@ async def _series(
     request: Request, figs: CachedFigures, win: Window, bucket: Unit | None
 ) -> tuple[Unit, list[dict[str, Any]]]:
     chosen = bucket or _auto_bucket(win)
-    check_buckets(request, win, "bucket", chosen)
+    check_buckets(request.app.state.config, win, "bucket", chosen)
     return chosen, await figs.period_series(win.start, win.end, chosen)
 
 
