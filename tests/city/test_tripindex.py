@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from city.buckets import bucket_count, bucket_edges, bucket_start, bucket_starts_us
+from city.buckets import UNITS, bucket_count, bucket_edges, bucket_start, bucket_starts_us
 from city.tripindex import load_index
 from tests.city import _reference
 from tests.city.builders import trip, vehicle
@@ -107,7 +107,7 @@ def test_bucket_edges_cross_months_and_years() -> None:
     assert bucket_edges(start, end, "year")[-1] == datetime(2026, 1, 1, tzinfo=UTC)
 
 
-_UNITS = ("hour", "day", "week", "month", "year")
+_UNITS = UNITS
 
 
 @pytest.fixture
