@@ -200,11 +200,13 @@ class CachedFigures:
     # passes stall every request for a tenth of a second; the serialised answers are kept
     # (:meth:`cached`, bytes, which the collector never scans).
 
-    async def summary(self, start: datetime, end: datetime) -> Row:
-        return (await self.trip_index()).summary(start, end)
+    async def summary(self, start: datetime, end: datetime, distinct: bool = True) -> Row:
+        return (await self.trip_index()).summary(start, end, distinct)
 
-    async def period_series(self, start: datetime, end: datetime, unit: Unit) -> list[Row]:
-        return (await self.trip_index()).series(start, end, unit)
+    async def period_series(
+        self, start: datetime, end: datetime, unit: Unit, distinct: bool = True
+    ) -> list[Row]:
+        return (await self.trip_index()).series(start, end, unit, distinct)
 
     async def methodologies(self, start: datetime, end: datetime) -> list[Row]:
         return (await self.trip_index()).methodologies(start, end)

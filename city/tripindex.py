@@ -182,34 +182,32 @@ class TripIndex:
         i, j = np.searchsorted(self.start_us, [_us(start), _us(end)], side="left")
         return int(i), int(j)
 
-    def summary(self, start: datetime, end: datetime) -> dict[str, Any]:
+    def summary(self, start: datetime, end: datetime, distinct: bool = True) -> dict[str, Any]:
         """The figures of the trips starting in ``[start, end)``: trips, distinct riders and
-        vehicles, and the sum of every :data:`ADDITIVE` figure."""
+        vehicles (``riders``, ``vehicles_active``; left out when not ``distinct``), and the sum
+        of every :data:`ADDITIVE` figure."""
         i, j = self._slice(start, end)
         row: dict[str, Any] = {k: float(p[j] - p[i]) for k, p in self.prefix.items()}
         row["trips"] = j - i
         row["trips_without_energy"] = round(row["trips_without_energy"])
-        row["riders"] = _distinct(self.prev_rider, i, j)
-        row["vehicles_active"] = _distinct(self.prev_vehicle, i, j)
+        if distinct:
+            row["riders"] = _distinct(self.prev_rider, i, j)
+            row["vehicles_active"] = _distinct(self.prev_vehicle, i, j)
         return row
 
-    def series(self, start: datetime, end: datetime, unit: Unit) -> list[dict[str, Any]]:
+    def series(
+        self, start: datetime, end: datetime, unit: Unit, distinct: bool = True
+    ) -> list[dict[str, Any]]:
         """One row per UTC bucket touching the window (:func:`city.buckets.bucket_edges`),
         empty buckets included, each with :meth:`summary`'s figures for the bucket's part of
-        the window and the bucket's bounds."""
+        the window (distinct riders and vehicles only when ``distinct``) and the bucket's
+        bounds."""
         edges = bucket_edges(start, end, unit)
         edge_us = np.array([_us(e) for e in edges], dtype=np.int64)
         cut = edge_us.copy()
         cut[0], cut[-1] = _us(start), _us(end)
         bounds = np.searchsorted(self.start_us, cut, side="left")
         first, last = bounds[:-1], bounds[1:]
-        riders, vehicles = self.whole[unit].lookup(edge_us[:-1])
-        # The window may cut its first and last bucket: those two are counted over their trips.
-        for b, cut_here in ((0, cut[0] != edge_us[0]), (-1, cut[-1] != edge_us[-1])):
-            if cut_here:
-                i, j = int(first[b]), int(last[b])
-                riders[b] = _distinct(self.prev_rider, i, j)
-                vehicles[b] = _distinct(self.prev_vehicle, i, j)
         columns: dict[str, list[Any]] = {
             k: (p[last] - p[first]).tolist() for k, p in self.prefix.items()
         }
@@ -223,11 +221,30 @@ class TripIndex:
             )
             .astype(np.int64)
             .tolist(),
-            riders=riders.tolist(),
-            vehicles_active=vehicles.tolist(),
         )
+        if distinct:
+            riders, vehicles = self._distinct_per_bucket(unit, edge_us, cut, first, last)
+            columns.update(riders=riders.tolist(), vehicles_active=vehicles.tolist())
         names = list(columns)
         return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+    def _distinct_per_bucket(
+        self,
+        unit: Unit,
+        edge_us: NDArray[np.int64],
+        cut: NDArray[np.int64],
+        first: NDArray[np.intp],
+        last: NDArray[np.intp],
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Distinct riders and vehicles per bucket: the whole buckets' from the counts made at
+        load, the first and last bucket's, which the window may cut, over their trips."""
+        riders, vehicles = self.whole[unit].lookup(edge_us[:-1])
+        for b, cut_here in ((0, cut[0] != edge_us[0]), (-1, cut[-1] != edge_us[-1])):
+            if cut_here:
+                i, j = int(first[b]), int(last[b])
+                riders[b] = _distinct(self.prev_rider, i, j)
+                vehicles[b] = _distinct(self.prev_vehicle, i, j)
+        return riders, vehicles
 
     def methodologies(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Methodology versions of the window's trips with their counts, most used first."""

@@ -32,8 +32,9 @@ async def emissions_json(figs: CachedFigures, win: Window, group_by: GroupBy, ch
     endpoint's, and the one :mod:`city.http_cache` gives before routing)."""
 
     async def build() -> bytes:
-        total = await figs.summary(win.start, win.end)
-        rows = await figs.period_series(win.start, win.end, group_by)
+        # No distinct riders or vehicles in a report of CO2: not counted.
+        total = await figs.summary(win.start, win.end, distinct=False)
+        rows = await figs.period_series(win.start, win.end, group_by, distinct=False)
         stored = await figs.methodologies(win.start, win.end)
         overall, *per_group = methodology.totals_of_rows(chosen, [total, *rows])
         groups = [

@@ -159,6 +159,9 @@ def _equal(fast: dict[str, Any], slow: dict[str, Any], where: object) -> None:
 
 def _same_as_sql(db_url: str, index: Any, a: datetime, b: datetime) -> None:
     _equal(index.summary(a, b), _sql(db_url, "summary", a, b), (a, b))
+    counted = {"riders", "vehicles_active"}
+    summed = index.summary(a, b, distinct=False)
+    assert summed == {k: v for k, v in index.summary(a, b).items() if k not in counted}
     for unit in _UNITS:
         if unit == "hour" and b - a > timedelta(days=3):
             continue
@@ -166,6 +169,8 @@ def _same_as_sql(db_url: str, index: Any, a: datetime, b: datetime) -> None:
         assert len(fast) == len(slow), unit
         for f, s in zip(fast, slow, strict=True):
             _equal(f, s, (a, b, unit, s["bucket_start"]))
+        summed_rows = index.series(a, b, unit, distinct=False)
+        assert summed_rows == [{k: v for k, v in f.items() if k not in counted} for f in fast]
     assert index.methodologies(a, b) == _sql(db_url, "methodologies", a, b)
 
 
