@@ -31,8 +31,9 @@ class ServiceConfig:
     low_battery_pct
         State of charge below which ``pogo_vehicles_low_battery`` counts a vehicle.
     cache_entries
-        Answers and figures kept in memory while the trips table is unchanged (0: none kept;
-        the trip index is loaded once per data version either way).
+        Serialised answers kept in memory while the trips table is unchanged (0: none kept,
+        and every figure request goes through routing; the trip index is loaded once per
+        data version either way).
     cache_check_interval_s
         How often the cache reads the trips table's change counter: figures are at most this
         far behind the table (0: read it on every request).
