@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from fleet.distance import pair_km, step_km
+from fleet.distance import pair_km, pair_vectors, step_vectors
 from fleet.rules import TripRules
 from fleet.track import Track
 
@@ -43,6 +43,8 @@ class KeptFixes:
         The first kept fix of its vehicle (its step is 0).
     step_km, dt_s, implied_kmh : ndarray of float64, shape (m,)
         Distance (km), time (s) and implied speed (km/h) from the previous kept fix.
+    east_rad, north_rad : ndarray of float32, shape (m,)
+        The same step's east and north components, radians (:func:`fleet.distance.step_vectors`).
     """
 
     index: NDArray[np.int64] | None
@@ -52,6 +54,8 @@ class KeptFixes:
     step_km: NDArray[np.float64]
     dt_s: NDArray[np.float64]
     implied_kmh: NDArray[np.float64]
+    east_rad: NDArray[np.float32]
+    north_rad: NDArray[np.float32]
 
     def __len__(self) -> int:
         return int(self.vehicle.shape[0])
@@ -80,6 +84,8 @@ class _Steps:
     step_km: NDArray[np.float64]
     dt_s: NDArray[np.float64]
     implied_kmh: NDArray[np.float64]
+    east_rad: NDArray[np.float32]
+    north_rad: NDArray[np.float32]
 
     @classmethod
     def between_consecutive(cls, track: Track) -> _Steps:
@@ -87,13 +93,16 @@ class _Steps:
         n = len(track)
         new_vehicle = np.ones(n, dtype=bool)
         np.not_equal(track.vehicle[1:], track.vehicle[:-1], out=new_vehicle[1:])
-        step = step_km(track.lat, track.lon)
-        step[new_vehicle] = 0.0
+        step, east, north = step_vectors(track.lat, track.lon)
+        firsts = np.flatnonzero(new_vehicle)
+        step[firsts] = 0.0
+        east[firsts] = 0.0
+        north[firsts] = 0.0
         dt_s = np.zeros(n, dtype=np.float64)
         if n > 1:
             np.multiply(track.t_ms[1:] - track.t_ms[:-1], 1e-3, out=dt_s[1:])
-        dt_s[new_vehicle] = 0.0
-        return cls(new_vehicle, step, dt_s, _implied_kmh(step, dt_s))
+        dt_s[firsts] = 0.0
+        return cls(new_vehicle, step, dt_s, _implied_kmh(step, dt_s), east, north)
 
     def remeasure(self, track: Track, kept: NDArray[np.int64], dropped: NDArray[np.int64]) -> None:
         """Measure again the steps of the kept fixes that follow the ``dropped`` fixes, from
@@ -106,6 +115,9 @@ class _Steps:
         self.new_vehicle[cur] = fresh
         step = pair_km(track.lat[prev], track.lon[prev], track.lat[cur], track.lon[cur])
         self.step_km[cur] = np.where(fresh, 0.0, step)
+        east, north = pair_vectors(track.lat[prev], track.lon[prev], track.lat[cur], track.lon[cur])
+        self.east_rad[cur] = np.where(fresh, np.float32(0.0), east)
+        self.north_rad[cur] = np.where(fresh, np.float32(0.0), north)
         self.dt_s[cur] = np.where(fresh, 0.0, (track.t_ms[cur] - track.t_ms[prev]) * 1e-3)
         self.implied_kmh[cur] = _implied_kmh(self.step_km[cur], self.dt_s[cur])
 
@@ -195,6 +207,8 @@ def keep_fixes(track: Track, rules: TripRules) -> tuple[NDArray[np.int8], KeptFi
             step_km=steps.step_km,
             dt_s=steps.dt_s,
             implied_kmh=steps.implied_kmh,
+            east_rad=steps.east_rad,
+            north_rad=steps.north_rad,
         )
     return reason, KeptFixes(
         index=kept_at,
@@ -204,4 +218,6 @@ def keep_fixes(track: Track, rules: TripRules) -> tuple[NDArray[np.int8], KeptFi
         step_km=steps.step_km[kept],
         dt_s=steps.dt_s[kept],
         implied_kmh=steps.implied_kmh[kept],
+        east_rad=steps.east_rad[kept],
+        north_rad=steps.north_rad[kept],
     )

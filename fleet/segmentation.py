@@ -18,7 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fleet.behaviour import harsh_steps
+from fleet.distance import EARTH_RADIUS_KM
 from fleet.fixes import DROP_REASONS, KeptFixes, keep_fixes
+from fleet.noise import debiased_km, trip_noise_m2, window_w2
 from fleet.rides import Rides
 from fleet.rules import TripRules
 from fleet.track import Track, time_key
@@ -50,7 +52,11 @@ class TripArrays:
     first_idx, last_idx : int64 (k,)
         First and last fix inside the trip.
     distance_km : float64 (k,)
-        Haversine distance over the kept fixes; steps between two non-moving fixes count 0.
+        Haversine distance over the kept fixes without the GPS noise's bias
+        (:mod:`fleet.noise`); steps between two non-moving fixes count 0.
+    gps_sigma_m : float64 (k,)
+        The GPS noise per axis measured in the trip's fixes, m (0 where too few windows:
+        ``TripRules.noise_min_windows``).
     duration_s, avg_speed_kmh, max_speed_kmh : float64 (k,)
     fixes_used : int64 (k,)
         Kept fixes inside the trip.
@@ -71,6 +77,7 @@ class TripArrays:
     first_idx: NDArray[np.int64]
     last_idx: NDArray[np.int64]
     distance_km: NDArray[np.float64]
+    gps_sigma_m: NDArray[np.float64]
     duration_s: NDArray[np.float64]
     avg_speed_kmh: NDArray[np.float64]
     max_speed_kmh: NDArray[np.float64]
@@ -174,6 +181,20 @@ class _Bounds:
         pairs[1::2] = hi
         return np.where(lo < hi, np.add.reduceat(counted, pairs)[0::2], 0).astype(values.dtype)
 
+    def spread(self, values: NDArray[np.float64], m: int) -> NDArray[np.float64]:
+        """One value per trip (shape (k,)) on each of the m steps it owns, 0 on the others."""
+        lo, hi = self.owned_steps()
+        k = len(self)
+        fill = np.zeros(2 * k + 1, dtype=np.float64)
+        fill[1::2] = values
+        lengths = np.empty(2 * k + 1, dtype=np.int64)
+        lengths[0] = lo[0] if k else m
+        lengths[1::2] = hi - lo
+        lengths[2:-1:2] = lo[1:] - hi[:-1]
+        if k:
+            lengths[-1] = m - hi[-1]
+        return np.repeat(fill, lengths)
+
     def reduce_at(self, m: int) -> NDArray[np.int64]:
         """Interleaved ``[first, last + 1]`` bounds for ``ufunc.reduceat`` over m fixes (the
         even results are the trips')."""
@@ -275,13 +296,44 @@ def _bounds(kept: KeptFixes, motion: _Motion, member: _Membership) -> _Bounds:
     return _Bounds(first, last, from_events, before, after, stood_before, stopped_after)
 
 
-def _distance_km(kept: KeptFixes, motion: _Motion, trips: _Bounds) -> NDArray[np.float64]:
-    """The steps a trip owns, from the one reaching its first fix (or leaving the fix before
-    it) to the one reaching its last fix (or the fix after it), except steps between two
-    non-moving fixes."""
+def _distance_km(
+    kept: KeptFixes, motion: _Motion, trips: _Bounds, rules: TripRules
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per trip, the distance and the noise variance ``v`` (m^2, :func:`fleet.noise.trip_noise_m2`).
+
+    The distance sums the steps a trip owns, from the one reaching its first fix (or leaving
+    the fix before it) to the one reaching its last fix (or the fix after it), except steps
+    between two non-moving fixes; each step no longer than ``noise_max_step_s`` has the noise's
+    expected contribution removed (:func:`fleet.noise.debiased_km`)."""
+    m = len(kept)
     moving_step = motion.moving.copy()
     moving_step[1:] |= motion.moving[:-1]
-    return trips.owned_sum(np.where(moving_step, kept.step_km, 0.0))
+    if rules.noise_max_step_s <= 0 or not len(trips):
+        v = np.zeros(len(trips), dtype=np.float64)
+        return trips.owned_sum(np.where(moving_step, kept.step_km, 0.0)), v
+    # Steps too long to correct (rare: after a dropped fix or a gap), and the windows
+    # holding one.
+    long_step = kept.dt_s > rules.noise_max_step_s
+    long_steps = np.flatnonzero(long_step)
+    near = long_step.copy()
+    near[1:] |= long_step[:-1]
+    near[:-1] |= long_step[1:]
+    unusable = np.flatnonzero(near)
+    lo, hi = trips.owned_steps()
+    v, _ = trip_noise_m2(
+        window_w2(kept.east_rad, kept.north_rad),
+        moving_step,
+        unusable,
+        lo,
+        hi,
+        EARTH_RADIUS_KM * 1000.0,
+        rules.noise_min_windows,
+        overwrite=True,
+    )
+    per_step = trips.spread(v * 1e-6, m)
+    per_step[long_steps] = 0.0
+    steps = np.where(moving_step, kept.step_km, 0.0)
+    return trips.owned_sum(debiased_km(steps, per_step, out=steps)), v
 
 
 @dataclass
@@ -388,7 +440,9 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     * ride trips: the fixes inside ``[start, end]`` of a ride; a missing start (end) is
       replaced by the first (last) moving fix;
     * distance: sum of haversine steps owned by the trip, except steps between two
-      non-moving fixes (no distance from jitter while parked or at a light);
+      non-moving fixes (no distance from jitter while parked or at a light), each step
+      at most ``noise_max_step_s`` long without the GPS noise's expected contribution,
+      the noise measured in the trip's own fixes (:mod:`fleet.noise`);
     * harsh braking and acceleration: events starting at the steps the distance counts
       (:func:`fleet.behaviour.harsh_steps`).
 
@@ -407,7 +461,7 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
     motion = _motion(track, kept, rules)
     member = _membership(kept, motion, rides)
     bounds = _bounds(kept, motion, member)
-    distance = _distance_km(kept, motion, bounds)
+    distance, noise_m2 = _distance_km(kept, motion, bounds, rules)
     ends = _ends(kept, motion, member, bounds, rides)
     duration = np.asarray((ends.end_ms - ends.start_ms) * 1e-3, dtype=np.float64)
     if len(bounds):
@@ -437,6 +491,7 @@ def segment(track: Track, rules: TripRules, rides: Rides | None = None) -> Segme
         first_idx=kept.in_track(bounds.first[sel]),
         last_idx=kept.in_track(bounds.last[sel]),
         distance_km=dist,
+        gps_sigma_m=np.sqrt(noise_m2[sel] / 2.0),
         duration_s=dur,
         avg_speed_kmh=avg,
         max_speed_kmh=max_speed[sel].astype(np.float64),

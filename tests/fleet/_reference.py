@@ -17,6 +17,34 @@ import numpy as np
 from fleet import Rides, Track, TripRules
 
 R_KM = 6371.0088
+LOG_CHI2_1 = -1.2703628454614782  # E[ln X], X chi-square with 1 degree of freedom
+
+
+def noise_m2(
+    east: list[float],
+    north: list[float],
+    dt: list[float],
+    moving_step: list[bool],
+    steps: list[int],
+    rules: TripRules,
+) -> float:
+    """The trip's noise variance (m^2): the log-mean of the squared offset of each step from
+    the chord of the four fixes around it, over the windows inside the trip's steps."""
+    logs, moving = [], 0
+    for j in steps[1:-1]:
+        if max(dt[j - 1], dt[j], dt[j + 1]) > rules.noise_max_step_s:
+            continue
+        cx = east[j - 1] + east[j] + east[j + 1]
+        cy = north[j - 1] + north[j] + north[j + 1]
+        cross = east[j] * cy - north[j] * cx
+        c2 = max(cx * cx + cy * cy, 1e-12)
+        logs.append(math.log(max(cross * cross / c2, 1e-4)))
+        moving += moving_step[j]
+    n = len(logs)
+    if n < max(rules.noise_min_windows, 1):
+        return 0.0
+    log_v = sum(logs) / n - LOG_CHI2_1 - moving / n * math.log1p(1 / 9) - 8.2 / (2 * n)
+    return math.exp(log_v)
 
 
 def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -125,6 +153,9 @@ def _one_vehicle(
 
     m = len(kept)
     step = [0.0] * m
+    east = [0.0] * m
+    north = [0.0] * m
+    dt = [0.0] * m
     spd = [0.0] * m
     moving = [False] * m
     gap = [False] * m
@@ -133,6 +164,9 @@ def _one_vehicle(
         if q > 0:
             p = kept[q - 1]
             step[q] = haversine(lat[p], lon[p], lat[i], lon[i])
+            east[q] = R_KM * 1000 * math.radians(lon[i] - lon[p]) * math.cos(math.radians(lat[i]))
+            north[q] = R_KM * 1000 * math.radians(lat[i] - lat[p])
+            dt[q] = (t[i] - t[p]) / 1000
             gap[q] = (t[i] - t[p]) / 1000 > rules.max_gap_s
         spd[q] = speed[i] if math.isfinite(speed[i]) else (implied(kept[q - 1], i) if q else 0.0)
         moving[q] = spd[q] >= rules.moving_speed_kmh
@@ -180,6 +214,7 @@ def _one_vehicle(
         else:
             groups[-1].append(q)
 
+    moving_step = [moving[q] or (q > 0 and moving[q - 1]) for q in range(m)]
     out = []
     for g in groups:
         first, last = g[0], g[-1]
@@ -191,9 +226,13 @@ def _one_vehicle(
             steps.insert(0, first)
         if tail:
             steps.append(last + 1)
+        v = noise_m2(east, north, dt, moving_step, steps, rules) if rules.noise_max_step_s else 0.0
         for q in steps:
-            if moving[q] or moving[q - 1]:
-                dist += step[q]
+            if moving_step[q]:
+                if dt[q] <= rules.noise_max_step_s:
+                    dist += math.sqrt(max(step[q] ** 2 - v * 1e-6, 0.0))
+                else:
+                    dist += step[q]
         moving_q = [q for q in g if moving[q]]
         fm = moving_q[0] if moving_q else first
         lm = moving_q[-1] if moving_q else last

@@ -1,8 +1,10 @@
 """Trip detection against the simulator's ground truth, with its default noise and faults.
 
 A detected trip matches a true ride of the same vehicle when both its start and its end lie
-within 60 s of the ride's. Targets (issue 5): precision and recall >= 0.98, total km within
-1 %, median per-trip km error under 2 %; with ride events and motion-only.
+within 60 s of the ride's. Targets: precision and recall >= 0.98, total km within 1 % (within
+0.1 % over the fortnight at the default 2.5 m of noise, where summed steps came out +0.51 %:
+the noise's bias is taken out, fleet/noise.py), median per-trip km error under 2 %; with ride
+events and motion-only.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def fortnight() -> simulators.Simulation:
 @pytest.mark.parametrize("mode", ["ride events", "motion only"])
 def test_detection_meets_the_accuracy_targets(fortnight: simulators.Simulation, mode: str) -> None:
     """Against two weeks of ground truth (about 2,500 rides): precision and recall >= 0.98,
-    total km within 1 %, median per-trip km error < 2 %, with and without ride events."""
+    total km within 0.1 %, median per-trip km error < 2 %, with and without ride events."""
     track, rides = sim_track(fortnight)
     seg = segment(track, RULES, rides if mode == "ride events" else None)
     t = seg.trips
@@ -100,7 +102,7 @@ def test_detection_meets_the_accuracy_targets(fortnight: simulators.Simulation, 
     assert s["true_trips"] > 2000
     assert s["precision"] >= 0.98, s
     assert s["recall"] >= 0.98, s
-    assert abs(s["km_ratio"] - 1) <= 0.01, s
+    assert abs(s["km_ratio"] - 1) <= 0.001, s
     assert s["median_km_error"] < 0.02, s
 
 
