@@ -73,7 +73,7 @@ def window_w2(east: NDArray[np.float32], north: NDArray[np.float32]) -> NDArray[
     # M x c = M x (A + M + C) = M x (A + C); the chord is A + M + C.
     sx = np.add(ax, cx)
     sy = np.add(ay, cy)
-    cross = np.multiply(mx, sy)
+    cross = np.multiply(mx, sy, out=out[2:-1])
     tmp = np.multiply(my, sx)
     cross -= tmp
     cross *= cross
@@ -83,7 +83,7 @@ def window_w2(east: NDArray[np.float32], north: NDArray[np.float32]) -> NDArray[
     sy *= sy
     tmp += sy
     tmp += np.float32(1e-30)  # a window that returns to its start: 0, not 0/0
-    np.divide(cross, tmp, out=out[2:-1])
+    cross /= tmp
     return out
 
 
