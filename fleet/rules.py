@@ -106,8 +106,8 @@ class TripRules:
         Steps between fixes at most this far apart, in s, have the GPS noise's expected
         contribution taken out of their length, the noise measured in each trip's own fixes
         (:mod:`fleet.noise`); longer steps count as measured, and 0 turns the correction off.
-        Noise lengthens a step by about ``sigma^2 / d``: +0.5 % at 5 s and 2.5 m, +8 % at 1 s,
-        under 0.2 % from 10 s. From 10 s the road's own turns between fixes (a junction every
+        Noise lengthens a step by about ``sigma^2 / d``: with 2.5 m of noise +0.5 % at 5 s,
+        +8 % at 1 s, under 0.2 % from 10 s. From 10 s the road's own turns between fixes (a junction every
         200-300 m in town) outweigh the noise in the fixes' offsets, and the measured noise
         comes out 1.3-7 times too high (the simulator's streets, 2.5-10 m of noise).
     noise_min_windows : int, default 10
