@@ -107,9 +107,9 @@ class TripRules:
         contribution taken out of their length, the noise measured in each trip's own fixes
         (:mod:`fleet.noise`); longer steps count as measured, and 0 turns the correction off.
         Noise lengthens a step by about ``sigma^2 / d``: with 2.5 m of noise +0.5 % at 5 s,
-        +8 % at 1 s, under 0.2 % from 10 s. From 10 s the road's own turns between fixes (a junction every
-        200-300 m in town) outweigh the noise in the fixes' offsets, and the measured noise
-        comes out 1.3-7 times too high (the simulator's streets, 2.5-10 m of noise).
+        +8 % at 1 s, under 0.2 % from 10 s. From 10 s the road's own turns between fixes (a
+        junction every 200-300 m in town) outweigh the noise in the fixes' offsets, and the
+        measured noise comes out 1.3-7 times too high (the simulator's streets, 2.5-10 m).
     noise_min_windows : int, default 10
         Trips with fewer windows of four fixes to measure the noise in keep their steps as
         measured (a 60 s trip fixed every 5 s has 10).
