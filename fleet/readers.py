@@ -26,7 +26,11 @@ R = TypeVar("R")
 
 
 def read_ahead(
-    dsn: str, read: Callable[[Conn, T], R], items: Sequence[T], readers: int = 2
+    dsn: str,
+    read: Callable[[Conn, T], R],
+    items: Sequence[T],
+    readers: int = 2,
+    session: Callable[[Conn], None] | None = None,
 ) -> Generator[R, None, None]:
     """``read(conn, item)`` of every item, in order, computed ``readers`` at a time ahead.
 
@@ -42,6 +46,8 @@ def read_ahead(
     readers : int, default 2
         Threads (and connections); at most this many results wait unconsumed, so memory
         holds at most ``readers + 1`` batches.
+    session : callable, optional
+        Called once on each reader's connection when it opens (session settings).
 
     Yields
     ------
@@ -58,6 +64,8 @@ def read_ahead(
             conn = local.conn = psycopg.connect(dsn, autocommit=True)
             with lock:
                 opened.append(conn)
+            if session is not None:
+                session(conn)
         return read(conn, item)
 
     pool = ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="trip-reader")

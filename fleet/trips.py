@@ -307,6 +307,7 @@ def build_trips(
     started = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         q.require_schema(conn)
+        q.builder_session(conn)
         if not q.try_lock(conn):
             log.info("trips_build_skipped", reason="another builder holds the lock")
             return BuildReport(skipped=True)
@@ -429,7 +430,9 @@ def _run(
         if len(batches) == 1:  # the usual run: no reader threads
             _build_batch(run, batches[0], read(conn, batches[0]))
         else:
-            with contextlib.closing(read_ahead(dsn, read, batches, READERS)) as reads:
+            with contextlib.closing(
+                read_ahead(dsn, read, batches, READERS, q.builder_session)
+            ) as reads:
                 for batch, got in zip(batches, reads, strict=True):
                     _build_batch(run, batch, got)
     with conn.transaction():

@@ -31,7 +31,7 @@ from wire.point import empty_points
 _ROWS = """
 SELECT vehicle_key, ts, lat, lon, coalesce(speed_kmh::float8, 'NaN'),
        coalesce(hdop::float8, 'NaN'), coalesce(soc_pct::float8, 'NaN'),
-       coalesce(odometer_km, 'NaN')
+       coalesce(odometer_km, 'NaN'), coalesce(voltage_v::float8 * current_a::float8, 'NaN')
 FROM telemetry
 """
 _COPY_OUT = f"COPY ({_ROWS}) TO STDOUT (FORMAT BINARY)"

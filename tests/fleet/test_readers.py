@@ -66,3 +66,21 @@ def test_a_failed_read_is_raised_where_its_result_was_due(db_url: str) -> None:
         for item in read_ahead(db_url, read, list(range(8)), readers=2):
             got.append(item)
     assert got == [0, 1, 2]
+
+
+def test_each_reader_connection_gets_the_session_settings_once(db_url: str) -> None:
+    """``session`` runs on every reader's connection when it opens, before its first read."""
+    opened: list[int] = []
+
+    def session(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("SET jit = off")
+        opened.append(conn.info.backend_pid)
+
+    def read(conn: psycopg.Connection[Any], item: int) -> tuple[int, str]:
+        row = conn.execute("SELECT pg_backend_pid(), current_setting('jit')").fetchone()
+        assert row is not None
+        return int(row[0]), str(row[1])
+
+    got = list(read_ahead(db_url, read, list(range(12)), readers=2, session=session))
+    assert {setting for _, setting in got} == {"off"}
+    assert sorted(opened) == sorted({pid for pid, _ in got})  # once per connection
