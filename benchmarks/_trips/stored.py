@@ -87,6 +87,23 @@ def _write(dsn: str, track: Track) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
+@contextmanager
+def copied_database(source: str, name: str) -> Iterator[str]:
+    """A copy ``name`` of the database at ``source`` (``CREATE DATABASE ... TEMPLATE``, so
+    nobody may be connected to it meanwhile), its URL; dropped afterwards."""
+    admin = _admin_url()
+    ident = sql.Identifier(name)
+    template = sql.Identifier(source.rsplit("/", 1)[1])
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, template))
+    try:
+        yield _with_db(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
 def copy_out_psycopg(dsn: str) -> tuple[float, int]:
     """Seconds to read every fix with a binary COPY through psycopg, and the rows read."""
     began = time.perf_counter()
