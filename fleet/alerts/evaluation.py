@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fleet.alerts.fences import Fences
-from fleet.alerts.hysteresis import flips
+from fleet.alerts.hysteresis import Flips, flips
 from fleet.alerts.kinds import GEOFENCE, KINDS, LOW_BATTERY, OFFLINE, OVERSPEED
 from fleet.alerts.rules import AlertRules
 from fleet.track import Track
@@ -198,38 +198,68 @@ def evaluate_fixes(
       first of them.
     """
     veh = np.asarray(vehicles, dtype=np.int64)
-    after = np.asarray(after_ms, dtype=np.int64)
-    keep = np.asarray(kept, dtype=bool)
     row = np.searchsorted(veh, track.vehicle)
+    batch = _Batch(
+        track,
+        np.asarray(kept, dtype=bool),
+        row,
+        veh,
+        np.asarray(after_ms, dtype=np.int64),
+        open_alerts,
+        fences,
+        rules,
+    )
     parts = [
-        _low_battery(track, keep, row, veh, after, open_alerts, rules),
-        _overspeed(track, keep, row, veh, after, open_alerts, fences, rules),
-        _geofence(track, keep, row, veh, after, open_alerts, fences, rules),
+        _low_battery(batch),
+        _overspeed(batch),
+        _geofence(batch),
         _offline_cleared(track, row, veh, now_ms, open_alerts, rules),
     ]
     return Transitions.concat(parts)
 
 
-def _low_battery(
-    track: Track,
-    keep: NDArray[np.bool_],
-    row: NDArray[np.int64],
-    veh: NDArray[np.int64],
-    after: NDArray[np.int64],
-    open_alerts: OpenAlerts,
-    rules: AlertRules,
-) -> Transitions:
-    idx = np.flatnonzero(keep & np.isfinite(track.soc_pct))
+@dataclass(frozen=True)
+class _Batch:
+    """What every kind's evaluation reads of one batch (see :func:`evaluate_fixes`)."""
+
+    track: Track
+    keep: NDArray[np.bool_]  # fixes the segmentation kept
+    row: NDArray[np.int64]  # each fix's row in ``veh``
+    veh: NDArray[np.int64]
+    after: NDArray[np.int64]  # per vehicle: only later fixes flip an alert
+    open_alerts: OpenAlerts
+    fences: Fences
+    rules: AlertRules
+
+    def flips(
+        self,
+        idx: NDArray[np.int64],
+        high: NDArray[np.bool_],
+        low: NDArray[np.bool_],
+        initial: NDArray[np.bool_],
+    ) -> Flips:
+        """:func:`fleet.alerts.hysteresis.flips` over the fixes ``idx`` of this batch."""
+        return flips(
+            self.row[idx],
+            self.track.t_ms[idx],
+            high,
+            low,
+            initial,
+            self.after,
+            self.rules.confirm_fixes,
+            self.rules.confirm_s,
+        )
+
+
+def _low_battery(b: _Batch) -> Transitions:
+    track, rules = b.track, b.rules
+    idx = np.flatnonzero(b.keep & np.isfinite(track.soc_pct))
     soc = track.soc_pct[idx]
-    out = flips(
-        row[idx],
-        track.t_ms[idx],
+    out = b.flips(
+        idx,
         soc < rules.low_battery_pct,
         soc >= rules.low_battery_pct + rules.low_battery_clear_pct,
-        _initial(open_alerts, LOW_BATTERY, veh),
-        after,
-        rules.confirm_fixes,
-        rules.confirm_s,
+        _initial(b.open_alerts, LOW_BATTERY, b.veh),
     )
     at = idx[out.index]
     return _make(
@@ -242,33 +272,16 @@ def _low_battery(
     )
 
 
-def _overspeed(
-    track: Track,
-    keep: NDArray[np.bool_],
-    row: NDArray[np.int64],
-    veh: NDArray[np.int64],
-    after: NDArray[np.int64],
-    open_alerts: OpenAlerts,
-    fences: Fences,
-    rules: AlertRules,
-) -> Transitions:
-    initial = _initial(open_alerts, OVERSPEED, veh)
+def _overspeed(b: _Batch) -> Transitions:
+    track, fences, rules = b.track, b.fences, b.rules
+    initial = _initial(b.open_alerts, OVERSPEED, b.veh)
     if not np.isfinite(fences.limit_kmh).any() and not initial.any():
         return Transitions.empty()
-    idx = np.flatnonzero(keep & np.isfinite(track.speed_kmh))
+    idx = np.flatnonzero(b.keep & np.isfinite(track.speed_kmh))
     speed = track.speed_kmh[idx]
     limit, zone = fences.speed_limit(track.lon[idx], track.lat[idx])
     over = speed > limit  # False outside every limited zone (NaN limit)
-    out = flips(
-        row[idx],
-        track.t_ms[idx],
-        over,
-        ~(speed > limit - rules.overspeed_clear_kmh),
-        initial,
-        after,
-        rules.confirm_fixes,
-        rules.confirm_s,
-    )
+    out = b.flips(idx, over, ~(speed > limit - rules.overspeed_clear_kmh), initial)
     at = idx[out.index]
     where = zone[out.index]
     zone_ids = np.full(at.shape[0], None, dtype=object)
@@ -284,16 +297,8 @@ def _overspeed(
     )
 
 
-def _geofence(
-    track: Track,
-    keep: NDArray[np.bool_],
-    row: NDArray[np.int64],
-    veh: NDArray[np.int64],
-    after: NDArray[np.int64],
-    open_alerts: OpenAlerts,
-    fences: Fences,
-    rules: AlertRules,
-) -> Transitions:
+def _geofence(b: _Batch) -> Transitions:
+    track, veh, open_alerts, fences = b.track, b.veh, b.open_alerts, b.fences
     mine = open_alerts.of_kind(GEOFENCE) & np.isin(open_alerts.vehicle, veh)
     open_at = fences.index(open_alerts.zone[mine])
     # Watched: every geofenced zone, and any zone an alert is still open on (it may clear).
@@ -301,7 +306,7 @@ def _geofence(
     w = cols.shape[0]
     if w == 0:
         return Transitions.empty()
-    idx = np.flatnonzero(keep)
+    idx = np.flatnonzero(b.keep)
     lon, lat = track.lon[idx], track.lat[idx]
     high = fences.inside(lon, lat, cols) & fences.geofenced[cols][None, :]
     low = fences.beyond_margin(lon, lat, cols)
@@ -313,16 +318,7 @@ def _geofence(
     ] = True
     parts = []
     for j in range(w):  # one pass per watched zone (a handful), each over every fix
-        out = flips(
-            row[idx],
-            track.t_ms[idx],
-            high[:, j],
-            low[:, j],
-            initial[:, j],
-            after,
-            rules.confirm_fixes,
-            rules.confirm_s,
-        )
+        out = b.flips(idx, high[:, j], low[:, j], initial[:, j])
         at = idx[out.index]
         zone_ids = np.full(at.shape[0], fences.ids[cols[j]], dtype=object)
         nan = np.full(at.shape[0], np.nan)
