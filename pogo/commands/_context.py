@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
@@ -13,7 +14,7 @@ from fleet import StoreOptions
 from pogo.logs import configure_logging
 from pogo.settings import Settings, load_settings
 
-__all__ = ["AppContext", "pass_settings", "store_options"]
+__all__ = ["AppContext", "long_running", "pass_settings", "store_options"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,3 +59,16 @@ def store_options(settings: Settings) -> StoreOptions:
         timescaledb=settings.timescaledb,
         rider_key=None if settings.rider_key is None else settings.rider,
     )
+
+
+def long_running() -> None:
+    """Garbage collection for a process that serves for days (``pogo ingest``, ``pogo serve``):
+    what start-up made is frozen out of every collection, and young objects are collected
+    rarely. Both allocate thousands of short-lived objects a second (decoded messages,
+    requests) that reference counting frees, and with the default thresholds a full
+    collection over everything imported ran every few seconds, pausing the process for up
+    to 100 ms: the ingester's batches waited, and on the city service the slowest of 50
+    clients' requests (p99 83-113 ms for emissions over new windows, 40-42 ms without)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 import threading
@@ -11,7 +10,7 @@ from types import FrameType
 import click
 
 from ingest import IngestConfig, Ingester
-from pogo.commands._context import pass_settings
+from pogo.commands._context import long_running, pass_settings
 from pogo.settings import Settings
 
 __all__ = ["ingest", "ingest_config"]
@@ -66,12 +65,7 @@ def _client_id(settings: Settings) -> str:
 def ingest(settings: Settings) -> None:
     """Run the ingester until SIGTERM/SIGINT, then flush, acknowledge and exit 0."""
     config = ingest_config(settings)
-    # The decoder allocates thousands of short-lived dicts a batch and makes no cycles: the
-    # default thresholds run full collections over everything imported every few batches
-    # (pauses of up to 100 ms). Freeze what start-up made and collect young objects rarely.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    long_running()
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:

@@ -6,7 +6,7 @@ import click
 from pydantic import SecretStr
 
 from city import ServiceConfig, run
-from pogo.commands._context import pass_settings
+from pogo.commands._context import long_running, pass_settings
 from pogo.settings import Settings
 
 __all__ = ["serve", "service_config"]
@@ -47,6 +47,7 @@ def service_config(settings: Settings, dsn: str | None = None) -> ServiceConfig:
 def serve(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the city service (JSON API, report page, CSV, /metrics) until SIGTERM/SIGINT."""
     settings.require("database_url")
+    long_running()
     run(
         service_config(settings),
         host=host or settings.http_host,

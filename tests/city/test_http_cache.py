@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -218,6 +219,55 @@ def test_plain_requests_are_answered_without_routing(db: psycopg.Connection, db_
     cache.checked_at = float("-inf")  # stale: the application reads the version again
     assert asyncio.run(get(f"/api/v1/mobility/summary?{window}&x=1")).status_code == 418
     assert routed[-1] == "/api/v1/mobility/summary"
+
+
+def test_a_stale_reading_is_read_again_before_the_fast_path(
+    db: psycopg.Connection, db_url: str
+) -> None:
+    """Once the version reading is stale, plain requests read it again (one reading shared
+    by the requests of that moment) and are still answered without routing while nothing
+    changed; after a change the index is older than the version and the application answers."""
+    v = vehicle(db)
+    trip(db, v, t("2025-03-01T08:00"), rider="a")
+    config = ServiceConfig(dsn=db_url)
+    cache = FiguresCache(db_url, check_interval_s=3600)
+    cache.index = load_index(db_url)
+    cache.saw(cache.index.version, time.monotonic())
+    routed: list[str] = []
+    readings: list[int] = []
+    read = cache._read
+
+    async def counted(pool: AsyncConnectionPool[Any]) -> int | None:
+        readings.append(1)
+        return await read(pool)
+
+    cache._read = counted  # type: ignore[method-assign]
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        routed.append(scope["path"])
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    app = CallerMiddleware(ResponseCache(application, config=config, cache=cache), config=config)
+
+    async def scenario() -> tuple[list[int], list[str], int]:
+        async with AsyncConnectionPool(
+            db_url, min_size=1, max_size=2, kwargs={"row_factory": dict_row, "autocommit": True}
+        ) as pool:
+            transport = httpx.ASGITransport(app=_with_state(app, {"pool": pool}))
+            async with httpx.AsyncClient(transport=transport, base_url="http://city") as client:
+                cache.checked_at = float("-inf")
+                answers = await asyncio.gather(*(client.get(f"{URL}&n={i}") for i in range(20)))
+                routed_before = list(routed)
+                trip(db, v, t("2025-03-01T09:00"), rider="b")
+                cache.checked_at = float("-inf")
+                after = await client.get(URL)
+        return [a.json()["figures"]["trips"] for a in answers], routed_before, after.status_code
+
+    trips, routed_before, status = asyncio.run(scenario())
+    assert trips == [1] * 20 and routed_before == []
+    assert len(readings) == 2  # one for the twenty stale requests, one after the change
+    assert status == 418 and routed == ["/api/v1/mobility/summary"]
 
 
 def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
