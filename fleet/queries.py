@@ -155,7 +155,7 @@ def require_schema(conn: Conn) -> None:
     health = conn.execute("SELECT to_regclass('battery_health') IS NOT NULL").fetchone()
     if row is None or not (health and health[0]):
         raise TripBuildError(
-            "the trips table lacks the builder's columns; run `pogo db upgrade` first"
+            "the schema lacks the trip builder's columns or tables; run `pogo db upgrade` first"
         )
 
 
