@@ -13,7 +13,13 @@ any profile of :data:`emissions.PROFILES` (``ams-iii-c``, ``city-calibrated``)
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 import emissions
 from city.errors import BadParameterError
@@ -25,7 +31,7 @@ __all__ = [
     "describe",
     "profile_names",
     "totals",
-    "totals_of_rows",
+    "totals_of_columns",
 ]
 
 STORED = "stored"
@@ -63,7 +69,11 @@ def check_profile(name: str) -> str:
     return name
 
 
-def _parameters(profile: emissions.Profile) -> list[dict[str, Any]]:
+@functools.cache
+def _parameters(name: str) -> list[dict[str, Any]]:
+    """The parameters of the shipped profile ``name`` (made once; shared by every answer,
+    which reads and never changes them)."""
+    profile = emissions.get_profile(name)
     rows = []
     for p in profile.parameters():
         share = p.get("share")
@@ -99,7 +109,7 @@ def describe(profile: str, stored: list[dict[str, Any]]) -> dict[str, Any]:
         "version": prof.version,
         "label": prof.label,
         "calibration": prof.calibration,
-        "parameters": _parameters(prof),
+        "parameters": _parameters(profile),
         "stored_methodologies": versions,
         "explanation": f"{_COMMON_TEXT} {prof.description}".strip(),
     }
@@ -113,38 +123,55 @@ def explain(profile: str) -> str:
 
 
 def totals(profile: str, figures: dict[str, Any]) -> dict[str, Any]:
-    """Gross baseline, electricity and net CO2 for a row of summed figures under ``profile``."""
-    return totals_of_rows(profile, [figures])[0]
+    """Gross baseline, electricity and net CO2 for a row of summed figures under ``profile``
+    (:func:`totals_of_columns` of one row)."""
+    columns = totals_of_columns(profile, {k: np.array([v]) for k, v in figures.items()})
+    return {k: values[0] for k, values in columns.items()}
 
 
-def totals_of_rows(profile: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """:func:`totals` of every row, computed together (a report's groups: one
-    :func:`emissions.breakdowns` for all of them)."""
-    km = [float(r["distance_km"]) for r in rows]
-    kwh = [float(r["energy_kwh"]) for r in rows]
+def totals_of_columns(profile: str, columns: Mapping[str, NDArray[Any]]) -> dict[str, list[Any]]:
+    """:func:`totals` of many rows of summed figures at once, in columns (a report's groups:
+    one :func:`emissions.breakdowns` for all of them).
+
+    Parameters
+    ----------
+    profile : str
+        A name of :func:`profile_names`.
+    columns : mapping of str to ndarray, shape (k,) each
+        ``trips``, ``distance_km``, ``energy_kwh`` and ``distance_km_without_energy`` (km,
+        kWh), and for :data:`STORED` the stored ``co2_baseline_kg``, ``co2_electricity_kg``
+        and ``co2_avoided_kg``.
+
+    Returns
+    -------
+    dict of str to list, length k each
+        The fields of :class:`city.schemas.EmissionsTotals`: ``trips`` (int),
+        ``distance_km``, ``energy_kwh``, ``co2_baseline_kg``, ``co2_electricity_kg`` and
+        ``co2_avoided_kg`` (float), and ``avoided_g_per_km`` (None for a row without
+        kilometres).
+    """
+    km = np.asarray(columns["distance_km"], dtype=np.float64)
     if profile == STORED:
-        baseline = [float(r["co2_baseline_kg"]) for r in rows]
-        electricity = [float(r["co2_electricity_kg"]) for r in rows]
-        avoided = [float(r["co2_avoided_kg"]) for r in rows]
+        baseline, electricity, avoided = (
+            np.asarray(columns[k], dtype=np.float64)
+            for k in ("co2_baseline_kg", "co2_electricity_kg", "co2_avoided_kg")
+        )
     else:
         sums = emissions.breakdowns(
             km,
-            kwh,
+            columns["energy_kwh"],
             emissions.get_profile(profile),
-            unmeasured_km=[float(r["distance_km_without_energy"]) for r in rows],
+            unmeasured_km=columns["distance_km_without_energy"],
         )
-        baseline = sums.baseline_kg.tolist()
-        electricity = sums.electricity_kg.tolist()
-        avoided = sums.avoided_kg.tolist()
-    return [
-        {
-            "trips": int(r["trips"]),
-            "distance_km": km[i],
-            "energy_kwh": kwh[i],
-            "co2_baseline_kg": baseline[i],
-            "co2_electricity_kg": electricity[i],
-            "co2_avoided_kg": avoided[i],
-            "avoided_g_per_km": avoided[i] * 1000 / km[i] if km[i] > 0 else None,
-        }
-        for i, r in enumerate(rows)
-    ]
+        baseline, electricity, avoided = sums.baseline_kg, sums.electricity_kg, sums.avoided_kg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_km = np.where(km > 0, avoided * 1000 / km, np.nan).tolist()
+    return {
+        "trips": np.asarray(columns["trips"], dtype=np.int64).tolist(),
+        "distance_km": km.tolist(),
+        "energy_kwh": np.asarray(columns["energy_kwh"], dtype=np.float64).tolist(),
+        "co2_baseline_kg": baseline.tolist(),
+        "co2_electricity_kg": electricity.tolist(),
+        "co2_avoided_kg": avoided.tolist(),
+        "avoided_g_per_km": [None if math.isnan(g) else g for g in per_km],
+    }

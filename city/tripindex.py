@@ -30,7 +30,7 @@ import psycopg
 from numpy.typing import NDArray
 
 from city import queries
-from city.buckets import UNITS, Unit, bucket_edges, bucket_starts_us
+from city.buckets import UNITS, Unit, bucket_edges_us, bucket_starts_us
 
 __all__ = ["TripIndex", "WholeBuckets", "load_index"]
 
@@ -119,8 +119,9 @@ class TripIndex:
     version : int
     start_us : ndarray of int64, shape (n,)
         Start times, microseconds since the epoch, ascending.
-    prefix : dict of str to ndarray of float64, shape (n + 1,)
-        Cumulative sums of each :data:`ADDITIVE` figure (NULL as 0), from 0.
+    prefix : ndarray of float64, shape (len(ADDITIVE), n + 1)
+        Cumulative sums of each :data:`ADDITIVE` figure (NULL as 0), from 0, one row each in
+        that order (every figure of a slice or of many is then one gather).
     prev_rider, prev_vehicle : ndarray of int32, shape (n,)
         Index of the same rider's (vehicle's) previous trip, -1 for a first trip; ``n`` for a
         trip without a rider, so it is never counted.
@@ -132,7 +133,7 @@ class TripIndex:
 
     version: int
     start_us: NDArray[np.int64]
-    prefix: dict[str, NDArray[np.float64]]
+    prefix: NDArray[np.float64]
     prev_rider: Positions
     prev_vehicle: Positions
     methodology_prefix: NDArray[np.int64]
@@ -155,10 +156,9 @@ class TripIndex:
         ``additive`` holds each :data:`ADDITIVE` figure (NaN for NULL); ``methodology`` codes
         into ``methodology_names``.
         """
-        prefix = {
-            name: np.concatenate([[0.0], np.cumsum(np.nan_to_num(additive[name], nan=0.0))])
-            for name in ADDITIVE
-        }
+        prefix = np.zeros((len(ADDITIVE), start_us.size + 1))
+        for row, name in zip(prefix, ADDITIVE, strict=True):
+            np.cumsum(np.nan_to_num(additive[name], nan=0.0), out=row[1:])
         per_version = methodology[None, :] == np.arange(len(methodology_names))[:, None]
         counts = np.zeros((len(methodology_names), start_us.size + 1), dtype=np.int64)
         np.cumsum(per_version, axis=1, out=counts[:, 1:])
@@ -187,7 +187,8 @@ class TripIndex:
         vehicles (``riders``, ``vehicles_active``; left out when not ``distinct``), and the sum
         of every :data:`ADDITIVE` figure."""
         i, j = self._slice(start, end)
-        row: dict[str, Any] = {k: float(p[j] - p[i]) for k, p in self.prefix.items()}
+        sums = (self.prefix[:, j] - self.prefix[:, i]).tolist()
+        row: dict[str, Any] = dict(zip(ADDITIVE, sums, strict=True))
         row["trips"] = j - i
         row["trips_without_energy"] = round(row["trips_without_energy"])
         if distinct:
@@ -201,47 +202,77 @@ class TripIndex:
         """One row per UTC bucket touching the window (:func:`city.buckets.bucket_edges`),
         empty buckets included, each with :meth:`summary`'s figures for the bucket's part of
         the window (distinct riders and vehicles only when ``distinct``) and the bucket's
-        bounds."""
-        edges = bucket_edges(start, end, unit)
-        edge_us = np.array([_us(e) for e in edges], dtype=np.int64)
+        bounds: :meth:`bucket_columns` as rows."""
+        columns = self.bucket_columns(start, end, unit, distinct)
+        edges = [_datetime(us) for us in columns.pop("edge_us").tolist()]
+        values: dict[str, list[Any]] = {k: v.tolist() for k, v in columns.items()}
+        values.update(bucket_start=edges[:-1], bucket_end=edges[1:])
+        names = list(values)
+        return [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+
+    def bucket_columns(
+        self,
+        start: datetime,
+        end: datetime,
+        unit: Unit,
+        distinct: bool = True,
+        total: bool = False,
+    ) -> dict[str, NDArray[Any]]:
+        """:meth:`series` as columns, in one pass over the buckets.
+
+        Parameters
+        ----------
+        start, end : datetime
+            The window ``[start, end)``.
+        unit : {"hour", "day", "week", "month", "year"}
+        distinct : bool
+            Count the distinct riders and vehicles.
+        total : bool
+            Append a last row: the whole window's figures (:meth:`summary`'s).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``edge_us``, int64 of shape (m + 1,): the buckets' bounds
+            (:func:`city.buckets.bucket_edges_us`); and per bucket, of shape (m,), or
+            (m + 1,) with ``total``: ``trips`` and ``trips_without_energy`` (int64), every
+            other :data:`ADDITIVE` sum (float64), and when ``distinct``, ``riders`` and
+            ``vehicles_active`` (int64).
+        """
+        edge_us = bucket_edges_us(start, end, unit)
         cut = edge_us.copy()
         cut[0], cut[-1] = _us(start), _us(end)
         bounds = np.searchsorted(self.start_us, cut, side="left")
         first, last = bounds[:-1], bounds[1:]
-        columns: dict[str, list[Any]] = {
-            k: (p[last] - p[first]).tolist() for k, p in self.prefix.items()
-        }
-        columns.update(
-            bucket_start=edges[:-1],
-            bucket_end=edges[1:],
-            trips=(last - first).tolist(),
-            trips_without_energy=np.rint(
-                self.prefix["trips_without_energy"][last]
-                - self.prefix["trips_without_energy"][first]
-            )
-            .astype(np.int64)
-            .tolist(),
-        )
+        if total:
+            first, last = np.concatenate((first, bounds[:1])), np.concatenate((last, bounds[-1:]))
+        sums = self.prefix[:, last] - self.prefix[:, first]
+        columns: dict[str, NDArray[Any]] = dict(zip(ADDITIVE, sums, strict=True))
+        columns["trips_without_energy"] = np.rint(columns["trips_without_energy"]).astype(np.int64)
+        columns.update(edge_us=edge_us, trips=(last - first).astype(np.int64))
         if distinct:
-            riders, vehicles = self._distinct_per_bucket(unit, edge_us, cut, first, last)
-            columns.update(riders=riders.tolist(), vehicles_active=vehicles.tolist())
-        names = list(columns)
-        return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+            riders, vehicles = self._distinct_per_bucket(unit, edge_us, cut, bounds)
+            if total:
+                i, j = int(bounds[0]), int(bounds[-1])
+                riders = np.append(riders, _distinct(self.prev_rider, i, j))
+                vehicles = np.append(vehicles, _distinct(self.prev_vehicle, i, j))
+            columns.update(riders=riders, vehicles_active=vehicles)
+        return columns
 
     def _distinct_per_bucket(
         self,
         unit: Unit,
         edge_us: NDArray[np.int64],
         cut: NDArray[np.int64],
-        first: NDArray[np.intp],
-        last: NDArray[np.intp],
+        bounds: NDArray[np.intp],
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Distinct riders and vehicles per bucket: the whole buckets' from the counts made at
-        load, the first and last bucket's, which the window may cut, over their trips."""
+        load, the first and last bucket's, which the window may cut, over their trips
+        (``bounds``: the first trip of each bucket, then the end of the last)."""
         riders, vehicles = self.whole[unit].lookup(edge_us[:-1])
-        for b, cut_here in ((0, cut[0] != edge_us[0]), (-1, cut[-1] != edge_us[-1])):
+        for b, cut_here in ((0, cut[0] != edge_us[0]), (riders.size - 1, cut[-1] != edge_us[-1])):
             if cut_here:
-                i, j = int(first[b]), int(last[b])
+                i, j = int(bounds[b]), int(bounds[b + 1])
                 riders[b] = _distinct(self.prev_rider, i, j)
                 vehicles[b] = _distinct(self.prev_vehicle, i, j)
         return riders, vehicles

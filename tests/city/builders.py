@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
+
+from city.tripindex import ADDITIVE, TripIndex
 
 Conn = psycopg.Connection[Any]
 
@@ -158,4 +161,43 @@ def battery_health(
         VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, %s, %s, %s, 'awtls-plett-2011')
         """,
         (vehicle_key, t("2025-03-01T00:00"), samples, capacity_kwh, stderr_kwh, rated_kwh),
+    )
+
+
+def _previous(keys: np.ndarray) -> np.ndarray:
+    """Each position's previous position with the same key, -1 for the first."""
+    order = np.lexsort((np.arange(keys.size), keys))
+    previous = np.full(keys.size, -1, dtype=np.int32)
+    same = keys[order][1:] == keys[order][:-1]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
+
+
+def trip_index(
+    rng: np.random.Generator, trips: int, start: datetime, days: int, version: int = 1
+) -> TripIndex:
+    """An in-memory trip index (no database) of ``trips`` random trips starting in the
+    ``days`` after ``start``: 7 vehicles, 50 riders (a tenth of the trips without one), a
+    tenth without energy (their kWh NaN, as NULL is loaded), two methodology versions."""
+    t0 = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    start_us = np.sort(rng.integers(t0, t0 + days * 86_400_000_000, trips))
+    km = rng.uniform(0.3, 15.0, trips)
+    without = rng.random(trips) < 0.1
+    additive = {name: rng.uniform(0.0, 2.0, trips) for name in ADDITIVE}
+    additive.update(
+        distance_km=km,
+        energy_kwh=np.where(without, np.nan, km * rng.uniform(0.03, 0.08, trips)),
+        trips_without_energy=without.astype(np.float64),
+        distance_km_without_energy=np.where(without, km, 0.0),
+    )
+    riders = np.where(rng.random(trips) < 0.1, -1, rng.integers(0, 50, trips))
+    prev_rider = np.where(riders < 0, trips, _previous(riders)).astype(np.int32)
+    return TripIndex.build(
+        version=version,
+        start_us=start_us.astype(np.int64),
+        additive=additive,
+        prev_rider=prev_rider,
+        prev_vehicle=_previous(rng.integers(0, 7, trips)),
+        methodology=rng.integers(0, 2, trips).astype(np.int64),
+        methodology_names=["test-v1", "test-v2"],
     )

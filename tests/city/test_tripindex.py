@@ -11,10 +11,19 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from city.buckets import UNITS, bucket_count, bucket_edges, bucket_start, bucket_starts_us
+from city.buckets import (
+    UNITS,
+    Unit,
+    bucket_count,
+    bucket_edges,
+    bucket_edges_us,
+    bucket_start,
+    bucket_starts_us,
+    next_bucket,
+)
 from city.tripindex import load_index
 from tests.city import _reference
-from tests.city.builders import trip, vehicle
+from tests.city.builders import trip, trip_index, vehicle
 
 
 def _sql(db_url: str, name: str, *args: Any) -> Any:
@@ -91,6 +100,51 @@ def test_bucket_count_is_the_number_of_buckets_listed() -> None:
             b = max(b.replace(day=1, hour=0, minute=0, second=0), a + timedelta(seconds=1))
         for unit in ("day", "week", "month", "year"):
             assert bucket_count(a, b, unit) == len(bucket_edges(a, b, unit)) - 1, (a, b, unit)
+
+
+def _edges_one_by_one(start: datetime, end: datetime, unit: Unit) -> list[datetime]:
+    edges = [bucket_start(start, unit)]
+    while edges[-1] < end:
+        edges.append(next_bucket(edges[-1], unit))
+    return edges
+
+
+def test_vectorised_bucket_edges_equal_stepping_bucket_by_bucket() -> None:
+    """bucket_edges_us (numpy month and year arithmetic, no loop) equals stepping with
+    next_bucket from bucket_start, for random windows from 1960 to 2040 and windows starting
+    and ending on, or a microsecond beside, month ends, leap days (2000, 2024), a century's
+    28 February (2100) and year ends, in every unit."""
+    rng = np.random.default_rng(31)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    us = timedelta(microseconds=1)
+    windows = []
+    for _ in range(400):
+        a = epoch + us * int(rng.integers(-10 * 365 * 86400 * 10**6, 70 * 365 * 86400 * 10**6))
+        windows.append((a, a + us * int(rng.integers(1, 400 * 86400 * 10**6))))
+    cuts = [
+        datetime(y, m, d, tzinfo=UTC)
+        for y, m, d in [(2000, 2, 29), (2024, 2, 29), (2100, 2, 28), (2024, 3, 1), (2024, 12, 31)]
+    ] + [datetime(2025, 1, 1, tzinfo=UTC), datetime(2024, 4, 30, 23, tzinfo=UTC)]
+    near = [c + d * us for c in cuts for d in (-1, 0, 1)]
+    windows += [(a, b) for a in near for b in near if a < b]
+    for a, b in windows:
+        for unit in _UNITS:
+            if unit == "hour" and b - a > timedelta(days=40):
+                continue
+            expected = _edges_one_by_one(a, b, unit)
+            assert bucket_edges(a, b, unit) == expected, (a, b, unit)
+            edge_us = bucket_edges_us(a, b, unit)
+            assert edge_us.dtype == np.int64
+            assert edge_us.tolist() == [(e - epoch) // us for e in expected], (a, b, unit)
+
+
+def test_bucket_edges_past_year_9999_are_refused() -> None:
+    """A window whose last bucket would end after 9999-12-31 raises ValueError (as stepping
+    past datetime's last year did), in every unit."""
+    end = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+    for unit in _UNITS:
+        with pytest.raises(ValueError, match="after year 9999"):
+            bucket_edges_us(end - timedelta(days=20), end, unit)
 
 
 def test_bucket_edges_cross_months_and_years() -> None:
@@ -255,3 +309,25 @@ def test_vectorised_bucket_starts_equal_bucket_start() -> None:
             when = epoch + timedelta(microseconds=t_us)
             expected = bucket_start(when, unit)
             assert epoch + timedelta(microseconds=start_us) == expected, (unit, when)
+
+
+def test_bucket_columns_with_the_total_end_with_the_windows_summary() -> None:
+    """bucket_columns(total=True) is bucket_columns' buckets, exactly, then one more row that
+    is exactly the window's summary (distinct riders and vehicles counted or not), for random
+    windows in every unit."""
+    index = trip_index(np.random.default_rng(37), 3000, datetime(2024, 1, 1, tzinfo=UTC), 400)
+    rng = np.random.default_rng(38)
+    for _ in range(40):
+        a = datetime(2023, 12, 1, tzinfo=UTC) + timedelta(seconds=int(rng.integers(420 * 86400)))
+        b = a + timedelta(seconds=int(rng.integers(1, 200 * 86400)))
+        for unit in ("day", "week", "month", "year"):
+            for distinct in (True, False):
+                buckets = index.bucket_columns(a, b, unit, distinct)
+                both = index.bucket_columns(a, b, unit, distinct, total=True)
+                assert both.keys() == buckets.keys()
+                np.testing.assert_array_equal(both["edge_us"], buckets["edge_us"])
+                total = {k: v[-1].item() for k, v in both.items() if k != "edge_us"}
+                assert total == index.summary(a, b, distinct), (a, b, unit)
+                for k, v in buckets.items():
+                    if k != "edge_us":
+                        np.testing.assert_array_equal(both[k][:-1], v, err_msg=k)

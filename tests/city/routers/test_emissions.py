@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any, get_args
+
 import httpx
+import numpy as np
 import psycopg
 import pytest
 
-from tests.city.builders import t, trip, vehicle
+import emissions
+from city import methodology
+from city.buckets import bucket_count
+from city.cache import CachedFigures, FiguresCache
+from city.params import GroupBy, Window
+from city.routers.emissions import emissions_json
+from city.schemas import EmissionsReport
+from city.tripindex import TripIndex
+from tests.city.builders import t, trip, trip_index, vehicle
 
 YEAR = {"from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
 
@@ -115,3 +128,88 @@ def test_emissions_refuses_bad_parameters(
     response = client.get("/api/v1/emissions", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", parameter]
+
+
+def _windows(rng: np.random.Generator) -> list[Window]:
+    """Random windows to the microsecond over the index's months and beyond, and windows cut
+    on and a microsecond beside month and year ends, leap days (2024, 2000) and a century's
+    28 February (2100), some holding no trip."""
+    base = datetime(2023, 11, 1, tzinfo=UTC)
+    us = timedelta(microseconds=1)
+    windows = []
+    for _ in range(60):
+        a = base + timedelta(microseconds=int(rng.integers(500 * 86400 * 10**6)))
+        b = a + timedelta(microseconds=int(rng.integers(1, 400 * 86400 * 10**6)))
+        windows.append(Window(a, b))
+    cuts = [
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 29, tzinfo=UTC),
+        datetime(2024, 3, 1, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=UTC),
+    ]
+    near = [c + d * us for c in cuts for d in (-1, 0, 1)]
+    windows += [Window(a, b) for a in near for b in near if a < b]
+    for year in (2000, 2100):
+        a, b = datetime(year, 2, 28, 12, tzinfo=UTC), datetime(year, 3, 2, tzinfo=UTC)
+        windows.append(Window(a, b))
+    return windows
+
+
+def _plain_totals(profile: str, row: dict[str, Any]) -> dict[str, Any]:
+    """One row's CO2 on its own: the stored sums, or emissions.breakdown of its km and kWh."""
+    km = row["distance_km"]
+    if profile == methodology.STORED:
+        co2 = [row["co2_baseline_kg"], row["co2_electricity_kg"], row["co2_avoided_kg"]]
+    else:
+        b = emissions.breakdown(km, row["energy_kwh"], profile, row["distance_km_without_energy"])
+        co2 = [b.co2_baseline_kg, b.co2_electricity_kg, b.co2_avoided_kg]
+    return {
+        "trips": row["trips"],
+        "distance_km": km,
+        "energy_kwh": row["energy_kwh"],
+        "co2_baseline_kg": co2[0],
+        "co2_electricity_kg": co2[1],
+        "co2_avoided_kg": co2[2],
+        "avoided_g_per_km": co2[2] * 1000 / km if km > 0 else None,
+    }
+
+
+def _validated(index: TripIndex, win: Window, group_by: GroupBy, profile: str) -> bytes:
+    """The report the plain way: the index's rows, each group's CO2 on its own, through the
+    EmissionsReport model's validation and serialiser."""
+    rows = index.series(win.start, win.end, group_by, distinct=False)
+    body = {
+        "window": {"start": win.start, "end": win.end},
+        "group_by": group_by,
+        "methodology": methodology.describe(profile, index.methodologies(win.start, win.end)),
+        "totals": _plain_totals(profile, index.summary(win.start, win.end, distinct=False)),
+        "groups": [
+            {"start": r["bucket_start"], "end": r["bucket_end"], **_plain_totals(profile, r)}
+            for r in rows
+        ],
+    }
+    return EmissionsReport.model_validate(body).model_dump_json().encode()
+
+
+def test_the_answer_is_the_validated_models_json_for_any_window() -> None:
+    """For random windows and windows cut at month and year ends and leap days, by day, month
+    and year, under every profile: the answer, written without validation from the index's
+    columns, is byte for byte the EmissionsReport model's JSON of the same report computed
+    row by row."""
+    index = trip_index(np.random.default_rng(71), 5000, datetime(2023, 12, 1, tzinfo=UTC), 420)
+    cache = FiguresCache("", max_entries=0)
+    cache.index = index
+
+    async def answer(win: Window, group_by: GroupBy, profile: str) -> bytes:
+        figs = CachedFigures(None, cache, None, "read", version=index.version)  # type: ignore[arg-type]
+        return await emissions_json(figs, win, group_by, profile)
+
+    rng = np.random.default_rng(72)
+    for win in _windows(rng):
+        for group_by in get_args(GroupBy):
+            if bucket_count(win.start, win.end, group_by) > 1500:
+                continue
+            for profile in methodology.profile_names():
+                fast = asyncio.run(answer(win, group_by, profile))
+                assert fast == _validated(index, win, group_by, profile), (win, group_by, profile)
