@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Request
 
-from city.buckets import Unit, bucket_count
+from city.buckets import UNITS, Unit, bucket_count, bucket_start
 from city.config import ServiceConfig
 from city.errors import BadParameterError
 
@@ -40,6 +40,9 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The latest end of a window in buckets of each unit: the bucket starting there would end after
+# 9999-12-31, past the last time an answer can hold.
+_LATEST_END = {unit: bucket_start(datetime.max.replace(tzinfo=UTC), unit) for unit in UNITS}
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,13 @@ async def window(request: Request, from_: FromParam, to: ToParam) -> Window:
 
 
 def check_buckets(config: ServiceConfig, win: Window, parameter: str, bucket: Unit) -> None:
-    """Refuse a window that holds more buckets than the service returns."""
+    """Refuse a window that holds more buckets than the service returns, or whose last bucket
+    would end after 9999-12-31."""
+    latest = _LATEST_END[bucket]
+    if win.end > latest:
+        raise BadParameterError(
+            "to", win.end.isoformat(), f"a time by {latest.isoformat()} for {bucket} buckets"
+        )
     limit = config.max_buckets
     count = bucket_count(win.start, win.end, bucket)
     if count > limit:

@@ -118,13 +118,14 @@ def test_emissions_by_year_and_day(db: psycopg.Connection, client: httpx.Client)
         ({**YEAR, "profile": "no-such-profile"}, "profile"),
         ({"from": "2025-01-01T00:00:00Z", "to": "garbage"}, "to"),
         ({"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "group_by": "day"}, "to"),
+        ({"from": "9999-06-01T00:00:00Z", "to": "9999-12-31T12:00:00Z", "group_by": "month"}, "to"),
     ],
 )
 def test_emissions_refuses_bad_parameters(
     client: httpx.Client, params: dict[str, str], parameter: str
 ) -> None:
-    """An unknown group, an unknown profile, a bad time and too many day groups get 422
-    naming the parameter."""
+    """An unknown group, an unknown profile, a bad time, too many day groups and a window whose
+    last group would end after 9999-12-31 (once a 500) get 422 naming the parameter."""
     response = client.get("/api/v1/emissions", params=params)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["query", parameter]
