@@ -7,13 +7,17 @@ emissions report (by month): of the whole two years on every request (the cached
 a window differing by a second on every request, and of a window starting and ending
 anywhere in the two years on every request. The figure is the 99th percentile latency
 (target: at most 50 ms for any window), reported beside the same figures computed from the
-raw telemetry (the reference), measured in the same run.
+raw telemetry (the reference), measured in the same run. Beside them, what one answer costs
+the service without HTTP or a queue: the summary's and the emissions report's answer function
+on the same trip index, per request (at 50 closed-loop clients the p50 is about 50 times the
+whole request's cost).
 
 Run: ``.venv/bin/pytest benchmarks/bench_service.py --benchmark-enable -o testpaths=benchmarks -s``
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
@@ -27,6 +31,12 @@ import pytest
 from benchmarks._service.dataset import END, START, Dataset, ensure_dataset
 from benchmarks._service.load import LoadResult, run_load, served
 from benchmarks._service.reference import raw_summary
+from city.cache import CachedFigures, FiguresCache
+from city.config import ServiceConfig
+from city.params import Window
+from city.routers.emissions import chosen_profile, emissions_json
+from city.routers.mobility import summary_json
+from city.tripindex import load_index
 
 
 def _z(when: datetime) -> str:
@@ -196,3 +206,38 @@ def test_emissions_two_years_50_clients(
         throughput=result.throughput,
     )
     _report(f"emissions/{window}", result, REPORT.get("reference_s"))
+
+
+@pytest.mark.parametrize("endpoint", ["summary", "emissions"])
+def test_answer_per_request_two_years(benchmark: Any, dataset: Dataset, endpoint: str) -> None:
+    """What one request's answer costs the service, without HTTP or a queue of clients: the
+    endpoint's answer function (:mod:`city.http_cache`'s fast path computes the same) on the
+    two-year trip index, 1,000 windows each differing by a second from the last (none kept),
+    the emissions report by month under the default profile."""
+    index = load_index(dataset.dsn)
+    cache = FiguresCache(dataset.dsn, max_entries=0)
+    cache.index = index
+    windows = [Window(START + timedelta(seconds=s), END) for s in range(1000)]
+
+    async def answer(win: Window) -> bytes:
+        figs = CachedFigures(None, cache, None, "anonymous", version=index.version)  # type: ignore[arg-type]
+        if endpoint == "summary":
+            return await summary_json(figs, win)
+        return await emissions_json(figs, win, "month", chosen_profile(ServiceConfig(""), None))
+
+    async def thousand() -> int:
+        return sum([len(await answer(win)) for win in windows])
+
+    loop = asyncio.new_event_loop()
+    try:
+        size = benchmark.pedantic(lambda: loop.run_until_complete(thousand()), rounds=7)
+    finally:
+        loop.close()
+    per_request_us = benchmark.stats.stats.median * 1000
+    benchmark.extra_info.update(per_request_us=per_request_us)
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"\n{endpoint} answer alone: {per_request_us:.0f} us per request (median of 7 rounds of "
+        f"1,000 windows; {size // 1000:,} bytes each)  [machine load average {load1:.1f} / "
+        f"{load5:.1f}]"
+    )
