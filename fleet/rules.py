@@ -114,10 +114,10 @@ class TripRules:
         Trips with fewer windows of four fixes to measure the noise in keep their steps as
         measured (a 60 s trip fixed every 5 s has 10).
     max_fixes_per_batch : int, default 4_000_000
-        A run with more new fixes than this (a backfill of months) builds the vehicles in
-        batches of at most about this many new fixes each (the builder's own batches, of
-        500,000, are smaller: it reads the next ones while it builds one), each batch in its
-        own transaction, so memory stays bounded. A single vehicle is never split.
+        A run with more new fixes than this (a backfill of months) builds them in slices of
+        device time of about this many fixes of all its vehicles (the builder's own slices,
+        of 500,000, are smaller: it reads the next ones while it builds one), each slice in
+        its own transaction, so memory stays bounded (:mod:`fleet.slices`).
 
     Raises
     ------

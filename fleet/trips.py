@@ -10,9 +10,11 @@ One run:
    and reads ``max(min_parking_s, max_gap_s)`` of context before that;
 3. segments all those vehicles' fixes at once (:func:`fleet.segmentation.segment`), adds
    zones, energy, odometer check and CO2; a run of more than :data:`READ_AHEAD_FIXES` new
-   fixes (a first build, a rebuild, a build after a long outage) goes in batches of about
-   that many, and :data:`READERS` connections of their own read the next batches
-   (:func:`fleet.readers.read_ahead`) while one is segmented and written;
+   fixes (a first build, a rebuild, a build after a long outage) goes in time slices of about
+   that many fixes of all its vehicles (:mod:`fleet.slices`), each built as an incremental
+   run at its end would be, its open tails carried into the next in memory, while
+   :data:`READERS` connections of their own read the next slices
+   (:func:`fleet.readers.read_ahead`);
 4. in one transaction: deletes the stored trips of the rebuilt ranges that vanished, inserts
    new ones, updates changed ones (identical rows are left untouched, so a second run changes
    nothing), moves the watermarks, and writes each vehicle's state.
@@ -24,7 +26,6 @@ run reprocesses them.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -47,14 +48,15 @@ from fleet.readers import read_ahead
 from fleet.rides import Rides, pair_ride_events
 from fleet.rules import TripRules
 from fleet.segmentation import SOURCES, Segmentation, segment
+from fleet.slices import Carry, Event, slice_edges
 from fleet.state import STATES, VehicleStates, vehicle_states
-from fleet.track import Track
+from fleet.track import END_OF_TIME_MS, Track
 
 __all__ = ["BuildReport", "Co2Method", "TripFrame", "build_trips", "trip_frame"]
 
 _EVENT_LOOKBACK_MS = 24 * 3600 * 1000  # a ride_start up to a day before the window pairs
-#: A run with more new fixes than this builds them in batches of about this many, while
-#: :data:`READERS` connections of their own read the next batches (:mod:`fleet.readers`).
+#: A run with more new fixes than this builds them in time slices of about this many, while
+#: :data:`READERS` connections of their own read the next slices (:mod:`fleet.readers`).
 READ_AHEAD_FIXES = 500_000
 READERS = 2
 _BIG = np.iinfo(np.int64).max
@@ -108,19 +110,6 @@ class TripFrame:
 
     def __len__(self) -> int:
         return int(self.columns["vehicle_key"].shape[0])
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Rows in :data:`fleet.queries.TRIP_COLUMNS` order, times as UTC datetimes."""
-        cols: list[list[Any]] = []
-        for name in q.TRIP_COLUMNS:
-            values = self.columns[name]
-            if name in ("start_ts", "end_ts"):
-                cols.append([datetime.fromtimestamp(v / 1000, UTC) for v in values.tolist()])
-            elif values.dtype.kind == "f":
-                cols.append([None if v != v else v for v in values.tolist()])
-            else:
-                cols.append(values.tolist())
-        return list(zip(*cols, strict=True))
 
 
 def trip_frame(
@@ -178,13 +167,15 @@ def trip_frame(
         ride_id[has_ride] = rides.ride_id[ride[has_ride]]
         rider[has_ride] = rides.rider[ride[has_ride]]
     dropped = t.dropped[sel]
-    reasons = np.array(
-        [
+    # Few trips drop fixes, and for few reasons: one JSON text per distinct row of counts.
+    reasons = np.zeros(0, dtype=object)
+    if k:
+        distinct, which = np.unique(dropped, axis=0, return_inverse=True)
+        texts = [
             json.dumps({n: c for n, c in zip(DROP_REASONS, row, strict=True) if c})
-            for row in dropped.tolist()
-        ],
-        dtype=object,
-    )
+            for row in distinct.tolist()
+        ]
+        reasons = np.array(texts, dtype=object)[which.reshape(-1)]
     if profile is not None:
         base, elec, avoided = profile.trip_co2(dist, energy)
         method = np.full(k, profile.version, dtype=object)
@@ -226,7 +217,7 @@ def trip_frame(
 
 
 def _rides_and_charging(
-    events: list[tuple[int, int, str, str | None, str | None]],
+    events: list[Event],
 ) -> tuple[Rides | None, NDArray[np.int64]]:
     if not events:
         return None, np.zeros(0, dtype=np.int64)
@@ -283,7 +274,7 @@ def build_trips(
         hold them, so a run reads new data, not the history. None looks everywhere.
     rebuild : bool, default False
         Rebuild every trip from the stored telemetry (after a change of trip rules): each
-        vehicle's trips from its earliest stored fix on are recomputed, in the same per-batch
+        vehicle's trips from its earliest stored fix on are recomputed, in the same per-slice
         transactions (readers see old or new trips, never none). Trips before the earliest
         stored fix (raw points dropped by retention) are kept.
     alerts : AlertRules, optional
@@ -366,20 +357,6 @@ class _Pending:
     received_until: NDArray[np.int64]  # latest received_at seen (ms), -1 when none
     new_fixes: NDArray[np.int64]
 
-    def batches(self, max_fixes: int) -> list[_Pending]:
-        """Runs of vehicles holding about ``max_fixes`` new fixes each (one batch in the
-        usual run; several for a backfill), a vehicle never split."""
-        batch = (np.cumsum(self.new_fixes) - self.new_fixes) // int(max_fixes)
-        return [self._pick(batch == b) for b in np.unique(batch).tolist()]
-
-    def _pick(self, pick: NDArray[np.bool_]) -> _Pending:
-        return _Pending(
-            self.vehicles[pick],
-            self.first_new_ms[pick],
-            self.received_until[pick],
-            self.new_fixes[pick],
-        )
-
 
 def _pending(
     conn: q.Conn, rules: TripRules, now_ms: int, max_age_s: float | None, rebuild: bool
@@ -425,16 +402,13 @@ def _run(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
         )
         run = _Run(conn, rules, profile, now_ms, zones, report, alerts)
-        batches = pending.batches(min(rules.max_fixes_per_batch, READ_AHEAD_FIXES))
-        read = functools.partial(_read_batch, rules)
-        if len(batches) == 1:  # the usual run: no reader threads
-            _build_batch(run, batches[0], read(conn, batches[0]))
+        start = _read_start(rules, conn, pending)
+        per_slice = min(rules.max_fixes_per_batch, READ_AHEAD_FIXES)
+        if int(pending.new_fixes.sum()) <= per_slice:  # the usual run: one read, one build
+            _build_whole(run, pending, start)
         else:
-            with contextlib.closing(
-                read_ahead(dsn, read, batches, READERS, q.builder_session)
-            ) as reads:
-                for batch, got in zip(batches, reads, strict=True):
-                    _build_batch(run, batch, got)
+            _build_slices(dsn, run, pending, start, per_slice)
+        report.vehicles = int(pending.vehicles.size)
     with conn.transaction():
         q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
         if alerts is not None:
@@ -463,14 +437,12 @@ def _state_rows(states: VehicleStates) -> list[tuple[Any, ...]]:
 
 
 @dataclass(frozen=True)
-class _Read:
-    """What one batch reads before it is built (see :func:`_read_batch`)."""
+class _Start:
+    """Where each vehicle's build starts, shape (v,) each, and what it carries from the store."""
 
     rebuild: NDArray[np.int64]  # per vehicle: trips from here on are rebuilt (ms)
-    track: Track
-    events: list[tuple[int, int, str, str | None, str | None]]
-    battery_kwh: dict[int, float | None]
     health: capacity.Health
+    battery_kwh: dict[int, float | None]
 
 
 def _health_state(
@@ -487,24 +459,131 @@ def _health_state(
     )
 
 
-def _read_batch(rules: TripRules, conn: q.Conn, batch: _Pending) -> _Read:
-    """Everything one batch reads: where each vehicle's rebuild starts, its fixes from the
-    context before that (or from the start of a ride or charge still counting towards its
-    battery health), its ride and charge events, and its battery capacity and health. It
-    only reads, so it may run on a reader's connection while another batch is written."""
-    vehicles = batch.vehicles.tolist()
-    info = q.rebuild_from(conn, vehicles, batch.first_new_ms.tolist(), rules.context_s)
+def _read_start(rules: TripRules, conn: q.Conn, pending: _Pending) -> _Start:
+    """Where each vehicle's rebuild starts (its new fixes, its watermark, or the earliest
+    stored trip a change there may touch), its battery capacity and health."""
+    vehicles = pending.vehicles.tolist()
+    info = q.rebuild_from(conn, vehicles, pending.first_new_ms.tolist(), rules.context_s)
     closed_until = np.array([_BIG if r[1] is None else r[1] for r in info], dtype=np.int64)
     first_trip = np.array([_BIG if r[2] is None else r[2] for r in info], dtype=np.int64)
-    rebuild = np.minimum(np.minimum(batch.first_new_ms, closed_until), first_trip)
-    health = _health_state(batch.vehicles, q.load_battery_health(conn, vehicles))
-    load_from = rebuild - int(rules.context_s * 1000)
-    load_from = np.where(
-        health.open_from_ms >= 0, np.minimum(load_from, health.open_from_ms), load_from
+    rebuild = np.minimum(np.minimum(pending.first_new_ms, closed_until), first_trip)
+    health = _health_state(pending.vehicles, q.load_battery_health(conn, vehicles))
+    return _Start(rebuild, health, q.load_battery_kwh(conn, vehicles))
+
+
+def _read_from(
+    rules: TripRules, rebuild: NDArray[np.int64], health: capacity.Health
+) -> NDArray[np.int64]:
+    """Each vehicle's first fix to read: the context before its rebuild, or the start of a
+    ride or charge still counting towards its battery health."""
+    read_from = rebuild - int(rules.context_s * 1000)
+    return np.where(health.open_from_ms >= 0, np.minimum(read_from, health.open_from_ms), read_from)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one build step builds: some vehicles (sorted), shape (v,) each, with their fixes
+    and events. The last step of a run (``final``) settles tails by the clock and moves the
+    received watermarks; an earlier time slice only builds what its own fixes decide."""
+
+    vehicles: NDArray[np.int64]
+    rebuild: NDArray[np.int64]
+    health: capacity.Health
+    track: Track
+    events: list[Event]
+    own: NDArray[np.bool_]  # shape (n,): fixes read for this step (not carried from the last)
+    final: bool
+    received_until: NDArray[np.int64]  # -1: keep the stored watermark
+    counted_from: NDArray[np.int64]  # trips starting earlier were reported by an earlier step
+
+
+def _build_whole(run: _Run, pending: _Pending, start: _Start) -> None:
+    """The usual run: every vehicle's fixes in one read, built at once."""
+    vehicles = pending.vehicles.tolist()
+    read_from = _read_from(run.rules, start.rebuild, start.health)
+    track = Track.from_arrays(**q.copy_fixes(run.conn, vehicles, read_from.tolist()))
+    events = q.load_events(run.conn, vehicles, (read_from - _EVENT_LOOKBACK_MS).tolist())
+    own = np.ones(len(track), dtype=bool)
+    part = _Part(
+        pending.vehicles,
+        start.rebuild,
+        start.health,
+        track,
+        events,
+        own,
+        True,
+        pending.received_until,
+        np.full(pending.vehicles.size, -_BIG, dtype=np.int64),
     )
-    track = Track.from_arrays(**q.copy_fixes(conn, vehicles, load_from.tolist()))
-    events = q.load_events(conn, vehicles, (load_from - _EVENT_LOOKBACK_MS).tolist())
-    return _Read(rebuild, track, events, q.load_battery_kwh(conn, vehicles), health)
+    _build_part(run, part, start.battery_kwh)
+
+
+def _build_slices(dsn: str, run: _Run, pending: _Pending, start: _Start, per_slice: int) -> None:
+    """A long run in time slices of about ``per_slice`` fixes of every vehicle (see
+    :mod:`fleet.slices`): :data:`READERS` connections read the next slices while one is
+    built; each vehicle's open tail is carried from slice to slice in memory."""
+    vehicles = pending.vehicles
+    keys = vehicles.tolist()
+    read_from = _read_from(run.rules, start.rebuild, start.health)
+    last = np.array([-1 if m is None else m for m in q.last_fix_ms(run.conn, keys)], np.int64)
+    edges = slice_edges(read_from, last, pending.new_fixes, per_slice)
+    bounds = list(zip([0, *edges], [*edges, END_OF_TIME_MS], strict=True))
+    fixes_from, events_from = read_from.tolist(), (read_from - _EVENT_LOOKBACK_MS).tolist()
+
+    def read(conn: q.Conn, bound: tuple[int, int]) -> tuple[Track, list[Event]]:
+        lo, hi = bound
+        lo_fix = max(lo, int(read_from.min()))  # a bound the time index can start from
+        track = Track.from_arrays(**q.copy_fix_slice(conn, keys, fixes_from, lo_fix, hi))
+        return track, q.load_events(conn, keys, events_from, (lo, hi))
+
+    rebuild, health, carry = start.rebuild.copy(), start.health, Carry.empty()
+    none = np.full(vehicles.size, -1, dtype=np.int64)
+    counted = np.full(vehicles.size, -_BIG, dtype=np.int64)
+    with contextlib.closing(read_ahead(dsn, read, bounds, READERS, q.builder_session)) as reads:
+        for k, (slice_track, slice_events) in enumerate(reads):
+            final = k == len(bounds) - 1
+            track, events, own = carry.join(slice_track, slice_events)
+            at = (
+                np.arange(vehicles.size)
+                if final
+                else np.searchsorted(vehicles, np.unique(track.vehicle))
+            )
+            part = _Part(
+                vehicles[at],
+                rebuild[at],
+                _pick_health(health, at),
+                track,
+                events,
+                own,
+                final,
+                pending.received_until[at] if final else none[at],
+                counted[at],
+            )
+            next_from, advanced, closed = _build_part(run, part, start.battery_kwh)
+            counted[at] = np.maximum(counted[at], closed)
+            rebuild[at] = np.maximum(rebuild[at], next_from)
+            health = _put_health(health, at, advanced)
+            fixes_next = _read_from(run.rules, rebuild, health)
+            carry = Carry.keep(track, events, vehicles, fixes_next, fixes_next - _EVENT_LOOKBACK_MS)
+
+
+def _pick_health(health: capacity.Health, at: NDArray[np.int64]) -> capacity.Health:
+    return capacity.Health(
+        health.vehicle[at], health.sampled_until_ms[at], health.open_from_ms[at], health.sums[at]
+    )
+
+
+def _put_health(
+    health: capacity.Health, at: NDArray[np.int64], part: capacity.Health
+) -> capacity.Health:
+    """``health`` with the vehicles at ``at`` replaced by ``part``."""
+    until, since, sums = (
+        health.sampled_until_ms.copy(),
+        health.open_from_ms.copy(),
+        health.sums.copy(),
+    )
+    until[at], since[at], sums[at] = part.sampled_until_ms, part.open_from_ms, part.sums
+    return capacity.Health(health.vehicle, until, since, sums)
 
 
 def _health_rows(health: capacity.Health, rated_kwh: NDArray[np.float64]) -> list[tuple[Any, ...]]:
@@ -530,24 +609,44 @@ def _health_rows(health: capacity.Health, rated_kwh: NDArray[np.float64]) -> lis
     return rows
 
 
-def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
-    """Build one batch of vehicles from what it read, and write its trips, watermarks and
-    states at once."""
-    conn, rules, vehicles = run.conn, run.rules, batch.vehicles
+def _build_part(
+    run: _Run, part: _Part, battery_kwh: dict[int, float | None]
+) -> tuple[NDArray[np.int64], capacity.Health, NDArray[np.int64]]:
+    """Build some vehicles from what was read, and write their trips, watermarks and states
+    at once.
+
+    Returns
+    -------
+    next_from : ndarray of int64, shape (v,)
+        Per vehicle, where its next build starts: its new watermark, or the start of its
+        last final trip when that ended within the context before it (as the next run's
+        :func:`fleet.queries.rebuild_from` would find it).
+    health : capacity.Health
+        The vehicles' battery health after this step.
+    closed_until : ndarray of int64, shape (v,)
+        The vehicles' new watermarks.
+    """
+    conn, rules, vehicles, rebuild, track = (
+        run.conn,
+        run.rules,
+        part.vehicles,
+        part.rebuild,
+        part.track,
+    )
     context_ms = int(rules.context_s * 1000)
-    settled_ms = run.now_ms - int(rules.settle_s * 1000)
-    rebuild, track = read.rebuild, read.track
-    rides, charging = _rides_and_charging(read.events)
+    rides, charging = _rides_and_charging(part.events)
     seg = segment(track, rules, rides)
     trips = seg.trips
 
     # Which trips are final, per vehicle: ended at least `context` before the last fix, or
-    # `settle_s` before now.
+    # (at the end of a run) `settle_s` before now.
     n = len(track)
     last_fix = np.full(vehicles.size, -_BIG, dtype=np.int64)
     if n:
         np.maximum.at(last_fix, np.searchsorted(vehicles, track.vehicle), track.t_ms)
-    horizon = np.maximum(last_fix - context_ms, settled_ms)
+    horizon = last_fix - context_ms
+    if part.final:
+        horizon = np.maximum(horizon, run.now_ms - int(rules.settle_s * 1000))
     tv = np.searchsorted(vehicles, trips.vehicle)
     in_range = trips.start_ms >= rebuild[tv]
     final = in_range & (trips.end_ms <= horizon[tv])
@@ -555,9 +654,12 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
     open_start = np.full(vehicles.size, _BIG, dtype=np.int64)
     np.minimum.at(open_start, tv[still_open], trips.start_ms[still_open])
     new_closed_until = np.minimum(horizon, open_start)
+    touched = final & (trips.end_ms >= new_closed_until[tv] - context_ms)
+    next_from = new_closed_until.copy()
+    np.minimum.at(next_from, tv[touched], trips.start_ms[touched])
 
     cap = np.array(
-        [read.battery_kwh.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
+        [battery_kwh.get(v) or rules.default_battery_kwh for v in vehicles.tolist()],
         dtype=np.float64,
     )
     frame = trip_frame(
@@ -572,7 +674,7 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
     )
     states = vehicle_states(track, seg, run.now_ms, rules, charging)
     health = capacity.advance(
-        read.health,
+        part.health,
         track.vehicle,
         track.t_ms,
         track.soc_pct,
@@ -586,13 +688,17 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
 
     with conn.transaction():
         inserted, updated, deleted = q.upsert_trips(
-            conn, frame.rows(), vehicles.tolist(), rebuild.tolist()
+            conn,
+            frame.columns,
+            vehicles.tolist(),
+            rebuild.tolist(),
+            None if part.final else new_closed_until.tolist(),
         )
         q.upsert_watermarks(
             conn,
             vehicles.tolist(),
             new_closed_until.tolist(),
-            [None if r < 0 else r for r in batch.received_until.tolist()],
+            [None if r < 0 else r for r in part.received_until.tolist()],
         )
         q.upsert_vehicle_state(conn, _state_rows(states))
         q.upsert_battery_health(conn, _health_rows(health, cap))
@@ -600,15 +706,17 @@ def _build_batch(run: _Run, batch: _Pending, read: _Read) -> None:
             flips.write(conn)
 
     report = run.report
-    counts = np.bincount(seg.reason, minlength=len(DROP_REASONS) + 1)[1:]
-    report.vehicles += int(vehicles.size)
-    report.fixes += n
+    counts = np.bincount(seg.reason[part.own], minlength=len(DROP_REASONS) + 1)[1:]
+    report.fixes += int(part.own.sum())
     for name, c in zip(DROP_REASONS, counts.tolist(), strict=True):
         if c:
             report.fixes_dropped[name] = report.fixes_dropped.get(name, 0) + int(c)
-    report.trips_closed += len(frame)
-    report.trips_open += int(still_open.sum())
+    new = frame.columns["start_ts"] >= part.counted_from[tv[final]]
+    report.trips_closed += int(new.sum())
+    if part.final:
+        report.trips_open += int(still_open.sum())
     report.inserted += inserted
     report.updated += updated
     report.deleted += deleted
-    report.distance_km += float(frame.columns["distance_km"].sum())
+    report.distance_km += float(frame.columns["distance_km"][new].sum())
+    return next_from, health, new_closed_until

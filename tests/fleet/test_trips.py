@@ -180,6 +180,20 @@ def test_ride_events_define_trips_with_rider(db_url: str, db: Any) -> None:
     assert (trip["start_ts"], trip["end_ts"]) == (at(-3), at(607))
 
 
+def test_any_ride_id_is_stored_as_sent_and_a_rebuild_leaves_it(db_url: str, db: Any) -> None:
+    """A ride id with a tab, a backslash, a newline and non-ASCII letters (a device's own
+    text) survives the builder's text COPY as sent; a rebuild finds the row unchanged."""
+    key = vehicle_key(db)
+    odd = "R\t1\\n\nBenguérir\r"
+    insert_fixes(db, key, day([0.0]), received_at=at(3000))
+    insert_event(db, key, -3, "ride_start", at(3000), ride_id=odd, rider="tok-\\9f2")
+    insert_event(db, key, 607, "ride_end", at(3000), ride_id=odd)
+    build_trips(db_url, RULES, PROFILE, now=at(4000))
+    (trip,) = trips(db)
+    assert (trip["ride_id"], trip["rider"]) == (odd, "tok-\\9f2")
+    assert build_trips(db_url, RULES, PROFILE, now=at(4000), rebuild=True).changed == 0
+
+
 def test_dropped_fixes_are_recorded_per_reason(db_url: str, db: Any) -> None:
     """A spike and a poor-HDOP fix inside a ride are counted on the trip by reason."""
     key = vehicle_key(db)
@@ -226,25 +240,75 @@ def test_batches_of_vehicles_build_the_same_trips(db_url: str, db: Any) -> None:
 def test_the_read_ahead_path_builds_the_trips_of_the_ordered_read(
     db_url: str, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a stored simulated city (rides with events, parkings, charging, faults): the trips
-    of one batch read row by row in database order (the builder's former read) equal, to the
-    row, those of many small batches read as arrays by the reader threads ahead of the
-    build; a rebuild then changes nothing."""
+    """On a stored simulated city (rides with events, parkings, charging, faults): the trips,
+    vehicle states and battery health of one batch read row by row in database order (the
+    builder's former read) equal, to the row, those of a build in time slices of 500 fixes
+    of every vehicle (five times more slices than vehicles: trips, rides and battery runs
+    cross slice edges), read as arrays by the reader threads ahead of the build;
+    a rebuild in slices then changes nothing."""
     store_city(db_url)
     now = CITY_START + timedelta(days=4)
     with monkeypatch.context() as patch:
         patch.setattr(queries, "copy_fixes", ordered_fixes)
         build_trips(db_url, RULES, PROFILE, now=now)
     ordered = stored(db)
-    assert len(ordered) > 100 and any(t[RIDER] for t in ordered)
+    states, health = derived(db)
+    assert len(ordered) > 100 and any(t[RIDER] for t in ordered) and len(health) == 8
 
-    db.execute("TRUNCATE trips, trip_watermarks, vehicle_state")
-    small = TripRules(max_fixes_per_batch=3_000)  # a vehicle or two a batch
+    db.execute("TRUNCATE trips, trip_watermarks, vehicle_state, battery_health")
+    small = TripRules(max_fixes_per_batch=500)
     report = build_trips(db_url, small, PROFILE, now=now)
-    assert report.vehicles == 8 and report.fixes > 10_000
+    fixes = db.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+    assert report.vehicles == 8 and report.fixes == fixes > 40 * 500
+    assert report.trips_closed == len(ordered)
     assert stored(db) == ordered
+    assert derived(db) == (states, health)
     again = build_trips(db_url, small, PROFILE, now=now, rebuild=True)
-    assert again.changed == 0 and stored(db) == ordered
+    assert again.changed == 0 and stored(db) == ordered and derived(db) == (states, health)
+
+
+def test_a_sliced_build_stops_where_an_interrupted_one_left_off(
+    db_url: str, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build in time slices that fails halfway has written the trips of the slices it
+    finished (each slice commits its own) and no more; the next run ends with the trips of
+    one uninterrupted build."""
+    store_city(db_url, days=2.0, vehicles=4)
+    now = CITY_START + timedelta(days=3)
+    build_trips(db_url, RULES, PROFILE, now=now)
+    whole = stored(db)
+    db.execute("TRUNCATE trips, trip_watermarks, vehicle_state, battery_health")
+
+    small = TripRules(max_fixes_per_batch=500)
+    real = queries.upsert_watermarks
+    calls = []
+
+    def fail_on_the_fourth(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("the builder died")
+        real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(queries, "upsert_watermarks", fail_on_the_fourth)
+        with pytest.raises(RuntimeError):
+            build_trips(db_url, small, PROFILE, now=now)
+    partial = stored(db)
+    assert 0 < len(partial) < len(whole) and all(t in whole for t in partial)
+    build_trips(db_url, small, PROFILE, now=now)
+    assert stored(db) == whole
+
+
+def derived(db: psycopg.Connection[Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The vehicle states and battery health rows, without their write times."""
+    states = db.execute(
+        "SELECT vehicle_key, state, lat, lon, soc_pct, odometer_km, last_seen"
+        " FROM vehicle_state ORDER BY vehicle_key"
+    ).fetchall()
+    cur = db.execute("SELECT * FROM battery_health ORDER BY vehicle_key")
+    keep = [i for i, c in enumerate(cur.description or []) if c.name != "updated_at"]
+    health = [tuple(row[i] for i in keep) for row in cur.fetchall()]
+    return states, health
 
 
 RIDER = queries.TRIP_COLUMNS.index("rider")
