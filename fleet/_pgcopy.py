@@ -117,7 +117,9 @@ def _int(data: memoryview, at: int, size: int) -> int:
     return int.from_bytes(data[at : at + size], "big", signed=True)
 
 
-def array_rows(data: bytes, kinds: Sequence[str]) -> tuple[NDArray[np.int64], list[NDArray[Any]]]:
+def array_rows(
+    data: bytes | bytearray, kinds: Sequence[str]
+) -> tuple[NDArray[np.int64], list[NDArray[Any]]]:
     """Decode ``COPY (SELECT key, a1, ..., ak ...) TO STDOUT (FORMAT BINARY)`` of rows of one
     ``integer`` key and ``k`` one-dimensional arrays of one length each, without NULL
     elements, of 8-byte elements.
@@ -182,11 +184,17 @@ def array_rows(data: bytes, kinds: Sequence[str]) -> tuple[NDArray[np.int64], li
         counts.append(n)
     if at != end or _int(view, end, 2) != -1:
         raise TripBuildError("unexpected telemetry COPY layout: the trailer")
+    total = sum(counts)
     columns = []
-    for kind, layout, pieces in zip(kinds, element, parts, strict=True):
-        joined = np.concatenate(pieces) if pieces else np.zeros(0, layout)
-        if not (joined["len"] == np.dtype(kind).itemsize).all():
-            raise TripBuildError("unexpected telemetry COPY layout: NULL or wide elements")
-        columns.append(joined["value"].astype(np.dtype(kind).newbyteorder("=")))
+    for kind, pieces in zip(kinds, parts, strict=True):
+        # One pass per piece: its length words checked, its values swapped into place.
+        out = np.empty(total, dtype=np.dtype(kind).newbyteorder("="))
+        at = 0
+        for piece in pieces:
+            if not (piece["len"] == out.itemsize).all():
+                raise TripBuildError("unexpected telemetry COPY layout: NULL or wide elements")
+            out[at : at + piece.size] = piece["value"]
+            at += piece.size
+        columns.append(out)
     key = np.repeat(np.array(keys, dtype=np.int64), counts)
     return key, columns

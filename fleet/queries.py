@@ -295,6 +295,52 @@ def all_arrivals(conn: Conn) -> list[tuple[int, int, int | None, int]]:
     return [(int(r[0]), int(r[1]), _int(r[2]), int(r[3])) for r in rows]
 
 
+def rebuild_arrivals(conn: Conn) -> list[tuple[int, int, int | None, int]] | None:
+    """What :func:`all_arrivals` gives, without reading the telemetry: each vehicle's first
+    fix from the primary key, its received watermark kept (None) and its fixes estimated
+    from the table's row estimate, shared by the vehicles' time spans; None when that
+    cannot stand in for the full scan (a vehicle never built, so no watermark to keep, or
+    no row estimate yet), and :func:`all_arrivals` must be read.
+
+    The estimate only cuts a rebuild into time slices (:mod:`fleet.slices`); the fixes are
+    counted as they are read. Keeping the watermarks means that what arrived since the last
+    run is read again by the next one, which finds it unchanged: the price of not scanning
+    every row twice in a rebuild."""
+    estimate = conn.execute(
+        """
+        SELECT coalesce(sum(greatest(c.reltuples, 0)), 0), bool_or(c.reltuples < 0)
+        FROM pg_class c
+        WHERE c.oid = 'telemetry'::regclass
+           OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'telemetry'::regclass)
+        """
+    ).fetchone()
+    rows = conn.execute(
+        """
+        SELECT v.vehicle_key, pogo_ms(f.first_ts), pogo_ms(f.last_ts), w.vehicle_key IS NOT NULL
+        FROM vehicles v
+        CROSS JOIN LATERAL (
+            SELECT (SELECT ts FROM telemetry t WHERE t.vehicle_key = v.vehicle_key
+                    ORDER BY ts LIMIT 1) AS first_ts,
+                   (SELECT ts FROM telemetry t WHERE t.vehicle_key = v.vehicle_key
+                    ORDER BY ts DESC LIMIT 1) AS last_ts
+        ) f
+        LEFT JOIN trip_watermarks w
+               ON w.vehicle_key = v.vehicle_key AND w.received_until > '-infinity'
+        WHERE f.first_ts IS NOT NULL
+        ORDER BY v.vehicle_key
+        """
+    ).fetchall()
+    if estimate is None or estimate[1] or not rows or not all(r[3] for r in rows):
+        return None
+    span = np.array([max(int(r[2]) - int(r[1]), 1) for r in rows], dtype=np.float64)
+    counts = np.maximum(np.rint(float(estimate[0]) * span / span.sum()), 1).astype(np.int64)
+    if float(estimate[0]) < len(rows):  # no estimate yet (never analysed)
+        return None
+    return [
+        (int(r[0]), int(r[1]), None, int(c)) for r, c in zip(rows, counts.tolist(), strict=True)
+    ]
+
+
 def record_imports(
     conn: Conn, vehicles: Sequence[int], first_ms: Sequence[int], last_ms: Sequence[int]
 ) -> None:
@@ -442,12 +488,16 @@ def copy_fix_slice(
     ``[lo_ms, hi_ms)``, as :func:`copy_fixes` gives them (:data:`COPY_FIX_SLICE`).
 
     The slice's bounds are sent as constants, which the planner sees (on TimescaleDB only
-    the chunks of the slice are planned and read), and the read runs without parallel
-    workers: the trip builder's readers already keep the cores busy, and a Gather of
-    hundreds of thousands of rows cost more than it saved.
+    the chunks of the slice are planned and read). The read runs without parallel workers
+    (the trip builder's readers already keep the cores busy, and a Gather of hundreds of
+    thousands of rows cost more than it saved) and without plain index scans: a bitmap scan
+    of the ts index reads the slice's pages in their order, so fixes stored in time order
+    come in time order and need no sort, where the ts index's own (descending) order had
+    every vehicle's arrays reversed.
     """
     with conn.transaction():
         conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        conn.execute("SET LOCAL enable_indexscan = off")
         cols = _copy_fix_arrays(conn, COPY_FIX_SLICE, (_utc(lo_ms), _utc(hi_ms), list(vehicles)))
     order = np.argsort(np.asarray(vehicles, dtype=np.int64))
     keys = np.asarray(vehicles, dtype=np.int64)[order]
@@ -459,11 +509,11 @@ def copy_fix_slice(
 def _copy_fix_arrays(conn: Conn, query: str, params: Sequence[Any]) -> dict[str, NDArray[Any]]:
     """Run a COPY of rows ``(vehicle_key, ts[], lat[], ...)`` (the :data:`_FIX_ARRAYS`) and
     decode it, in (vehicle, time) order."""
-    chunks: list[bytes] = []
+    data = bytearray()
     with conn.cursor() as cur, cur.copy(query, params) as copy:
         for block in copy:
-            chunks.append(bytes(block))
-    key, arrays = array_rows(b"".join(chunks), [kind for _, kind in _FIX_ARRAYS])
+            data += block
+    key, arrays = array_rows(data, [kind for _, kind in _FIX_ARRAYS])
     cols = dict(zip((name for name, _ in _FIX_ARRAYS), arrays, strict=True))
     cols["t_ms"] = (cols["t_ms"] + _PG_EPOCH_US) // 1000
     order = time_key(key, cols["t_ms"])
@@ -618,7 +668,8 @@ def _text_column(name: str, values: NDArray[Any]) -> list[str]:
             out[i] = "\\N"
         return out
     raw = [None if v is None else str(v) for v in values.tolist()]
-    if any(c in "".join(v for v in raw if v is not None) for c in "\\\t\n\r"):
+    present = "".join([v for v in raw if v is not None])
+    if any(c in present for c in "\\\t\n\r"):
         raw = [None if v is None else v.translate(_ESCAPE) for v in raw]  # rare
     return ["\\N" if v is None else v for v in raw]
 

@@ -130,17 +130,25 @@ class Carry:
         old, n = self.track, len(self.track)
         if not n:
             return track, events, np.ones(len(track), dtype=bool)
-        # Each new fix goes after every carried fix of a lower (vehicle, time) key.
-        at = np.searchsorted(time_key(old.vehicle, old.t_ms), time_key(track.vehicle, track.t_ms))
-        where = at + np.arange(len(track))
-        own = np.zeros(n + len(track), dtype=bool)
-        own[where] = True
-        cols = {}
-        for f in dataclasses.fields(Track):
-            values = np.empty(own.size, dtype=getattr(old, f.name).dtype)
-            values[own] = getattr(track, f.name)
-            values[~own] = getattr(old, f.name)
-            cols[f.name] = values
+        # Each vehicle's carried fixes go just before its own in the slice: a few cuts, so
+        # each column is a concatenation of runs rather than a scatter.
+        at = np.searchsorted(time_key(track.vehicle, track.t_ms), time_key(old.vehicle, old.t_ms))
+        cuts, first = np.unique(at, return_index=True)
+        new_bounds = [0, *cuts.tolist(), len(track)]
+        old_bounds = [*first.tolist(), n]
+
+        def interleave(new: NDArray[Any], carried: NDArray[Any]) -> NDArray[Any]:
+            runs = [new[new_bounds[0] : new_bounds[1]]]
+            for i in range(cuts.size):
+                runs.append(carried[old_bounds[i] : old_bounds[i + 1]])
+                runs.append(new[new_bounds[i + 1] : new_bounds[i + 2]])
+            return np.concatenate(runs)
+
+        own = interleave(np.ones(len(track), dtype=bool), np.zeros(n, dtype=bool))
+        cols = {
+            f.name: interleave(getattr(track, f.name), getattr(old, f.name))
+            for f in dataclasses.fields(Track)
+        }
         merged = sorted(self.events + events, key=lambda e: (e[0], e[1]))
         return Track(**cols), merged, own
 

@@ -365,7 +365,7 @@ def _pending(
     data, from its first, when ``rebuild``), and settling tails."""
     settled_ms = now_ms - int(rules.settle_s * 1000)
     if rebuild:
-        arrivals = q.all_arrivals(conn)
+        arrivals = q.rebuild_arrivals(conn) or q.all_arrivals(conn)
     else:
         arrivals = q.new_arrivals(conn, rules.received_margin_s, max_age_s)
     settling = q.settling_vehicles(conn, settled_ms)

@@ -265,6 +265,35 @@ def test_the_read_ahead_path_builds_the_trips_of_the_ordered_read(
     assert derived(db) == (states, health)
     again = build_trips(db_url, small, PROFILE, now=now, rebuild=True)
     assert again.changed == 0 and stored(db) == ordered and derived(db) == (states, health)
+    # Analysed, the table has a row estimate: a rebuild takes each vehicle's first fix from
+    # the primary key and the fixes from the estimate instead of scanning them all.
+    db.execute("ANALYZE telemetry")
+    assert queries.rebuild_arrivals(db) is not None
+    again = build_trips(db_url, small, PROFILE, now=now, rebuild=True)
+    assert again.changed == 0 and again.fixes == fixes
+    assert stored(db) == ordered and derived(db) == (states, health)
+
+
+def test_a_rebuild_without_a_scan_leaves_what_arrived_since_to_the_next_run(
+    db_url: str, db: Any
+) -> None:
+    """A rebuild that kept the received watermarks builds the fixes that arrived since the
+    last run, and the next run, which reads them again, finds its trips unchanged; a vehicle
+    never built makes the rebuild scan."""
+    key = vehicle_key(db)
+    insert_fixes(db, key, day([0.0]), received_at=at(3000))
+    build_trips(db_url, RULES, PROFILE, now=at(4000))
+    insert_fixes(
+        db, key, [dict(p, t_ms=p["t_ms"] + 5_000_000) for p in day([0.0])], received_at=at(9000)
+    )
+    db.execute("ANALYZE telemetry")
+    assert queries.rebuild_arrivals(db) is not None
+    report = build_trips(db_url, RULES, PROFILE, now=at(9500), rebuild=True)
+    assert report.inserted == 1 and len(trips(db)) == 2
+    after = build_trips(db_url, RULES, PROFILE, now=at(9500))
+    assert after.vehicles == 1 and after.changed == 0
+    insert_fixes(db, vehicle_key(db, name="new"), day([0.0]), received_at=at(9600))
+    assert queries.rebuild_arrivals(db) is None
 
 
 def test_a_sliced_build_stops_where_an_interrupted_one_left_off(
