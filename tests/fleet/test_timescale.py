@@ -3,14 +3,17 @@ the daily aggregate's whole history, retention that never drops what the aggrega
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import psycopg.sql
 import pytest
 
-from fleet import queries
+from emissions import PROFILES
+from fleet import TripRules, build_trips, queries
 from fleet.store import StoreOptions, refresh_daily, upgrade
+from tests.fleet.builders import CITY_START, store_city
 
 pytestmark = pytest.mark.timescale
 
@@ -229,3 +232,39 @@ def test_trip_builder_reads_new_chunks_only(timescale_url: str) -> None:
     assert len(read) <= 7, read  # 3 days of age + the margin, in daily chunks
     unbounded = plan_relations(timescale_url, queries.NEW_ARRIVALS, whole)
     assert any("compress" in r for r in unbounded)  # what the bound saves
+
+
+def test_a_rebuild_in_time_slices_over_compressed_chunks(timescale_url: str) -> None:
+    """A simulated city stored in a hypertable, its daily chunks compressed (each vehicle's
+    fixes in descending time): the build in time slices of 500 fixes equals, to the row, the
+    build in one read; each slice's plan reads only the chunks of its own stretch of time; an
+    analysed rebuild in slices changes nothing."""
+    upgrade(timescale_url, REQUIRE)
+    store_city(timescale_url, days=3.0, vehicles=4)
+    columns = ", ".join(queries.TRIP_COLUMNS)
+    with psycopg.connect(timescale_url, autocommit=True) as conn:
+        compressed = conn.execute(
+            "SELECT count(compress_chunk(c)) FROM show_chunks('telemetry') c"
+        ).fetchone()
+        assert compressed is not None and compressed[0] >= 3
+        now = CITY_START + timedelta(days=4)
+        profile = PROFILES["ams-iii-c"]
+        build_trips(timescale_url, TripRules(), profile, now=now)
+        whole = conn.execute(f"SELECT {columns} FROM trips ORDER BY 1, 5").fetchall()
+        conn.execute("TRUNCATE trips, trip_watermarks, vehicle_state, battery_health")
+        small = TripRules(max_fixes_per_batch=500)
+        report = build_trips(timescale_url, small, profile, now=now)
+        stored = conn.execute("SELECT count(*) FROM telemetry").fetchone()
+        assert stored is not None and report.fixes == stored[0] and len(whole) > 30
+        assert conn.execute(f"SELECT {columns} FROM trips ORDER BY 1, 5").fetchall() == whole
+        conn.execute("ANALYZE telemetry")
+        again = build_trips(timescale_url, small, profile, now=now, rebuild=True)
+        assert again.changed == 0
+        keys = [r[0] for r in conn.execute("SELECT vehicle_key FROM vehicles")]
+    day = CITY_START + timedelta(days=1)
+    inner = queries.COPY_FIX_SLICE.split("COPY (", 1)[1].rsplit(") TO STDOUT", 1)[0]
+    inner = inner.replace("%s", "%(lo)s", 1).replace("%s", "%(hi)s", 1).replace("%s", "%(v)s", 1)
+    read = plan_relations(
+        timescale_url, inner, {"lo": day, "hi": day + timedelta(hours=6), "v": keys}
+    )
+    assert 1 <= len({r for r in read if r.startswith(("_hyper_", "compress_hyper_"))}) <= 2, read
