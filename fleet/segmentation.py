@@ -260,7 +260,10 @@ def _membership(kept: KeptFixes, motion: _Motion, rides: Rides | None) -> _Membe
     latest_started = np.searchsorted(ride_start, key, side="right") - 1
     inside = (latest_started >= 0) & (key <= ride_end[np.maximum(latest_started, 0)])
     ride_of = np.where(inside, latest_started, -1)
-    by_events = np.isin(kept.vehicle, np.unique(rides.vehicle))
+    # Which fixes' vehicles send ride events: one lookup per fix (keys < 2**21).
+    sends = np.zeros(int(max(kept.vehicle.max(initial=0), rides.vehicle.max(initial=0))) + 1, bool)
+    sends[rides.vehicle] = True
+    by_events = sends[kept.vehicle]
     prev_ride = np.full(len(kept), -1, dtype=np.int64)
     prev_ride[1:] = ride_of[:-1]
     return _Membership(

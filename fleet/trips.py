@@ -546,7 +546,7 @@ def _build_slices(dsn: str, run: _Run, pending: _Pending, start: _Start, per_sli
             at = (
                 np.arange(vehicles.size)
                 if final
-                else np.searchsorted(vehicles, np.unique(track.vehicle))
+                else np.searchsorted(vehicles, _runs(track.vehicle))
             )
             part = _Part(
                 vehicles[at],
@@ -565,6 +565,13 @@ def _build_slices(dsn: str, run: _Run, pending: _Pending, start: _Start, per_sli
             health = _put_health(health, at, advanced)
             fixes_next = _read_from(run.rules, rebuild, health)
             carry = Carry.keep(track, events, vehicles, fixes_next, fixes_next - _EVENT_LOOKBACK_MS)
+
+
+def _runs(sorted_keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct values of a sorted array (``np.unique`` without its sort)."""
+    if not sorted_keys.size:
+        return sorted_keys
+    return sorted_keys[np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]]
 
 
 def _pick_health(health: capacity.Health, at: NDArray[np.int64]) -> capacity.Health:
