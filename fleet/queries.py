@@ -524,6 +524,19 @@ def _copy_fix_arrays(conn: Conn, query: str, params: Sequence[Any]) -> dict[str,
     return {"vehicle": key, **cols}
 
 
+def stored_by_vehicle(conn: Conn) -> bool:
+    """Whether the telemetry's rows lie vehicle after vehicle (an import of each vehicle's
+    history in turn), by the planner's statistics: the correlation of ``vehicle_key`` with
+    the physical order. False without statistics (a table never analysed, or a TimescaleDB
+    hypertable, whose chunks are ranges of time) and for the ingester's order, in which
+    every page holds fixes of many vehicles."""
+    row = conn.execute(
+        "SELECT correlation FROM pg_stats WHERE schemaname = current_schema()"
+        " AND tablename = 'telemetry' AND attname = 'vehicle_key'"
+    ).fetchone()
+    return row is not None and row[0] is not None and abs(float(row[0])) >= 0.5
+
+
 def last_fix_ms(conn: Conn, vehicles: Sequence[int]) -> list[int | None]:
     """Each vehicle's latest device time (ms; None without fixes), from the primary key."""
     rows = conn.execute(

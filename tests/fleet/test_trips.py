@@ -218,12 +218,17 @@ def test_vehicles_gone_silent_become_offline(db_url: str, db: Any) -> None:
     assert db.execute("SELECT state FROM vehicle_state").fetchone()[0] == "offline"
 
 
-def test_batches_of_vehicles_build_the_same_trips(db_url: str, db: Any) -> None:
-    """With max_fixes_per_batch smaller than one vehicle's fixes, each vehicle is built in
-    its own batch, and the trips equal those of a single batch."""
+@pytest.mark.parametrize("analysed", [False, True])
+def test_batches_of_vehicles_build_the_same_trips(db_url: str, db: Any, analysed: bool) -> None:
+    """With max_fixes_per_batch smaller than one vehicle's fixes, the trips equal those of a
+    single batch: built in time slices of all vehicles (no statistics yet), or, once the
+    statistics show the rows stored vehicle after vehicle, in batches of whole vehicles."""
     for name in ("a", "b", "c"):
         key = vehicle_key(db, name=name)
         insert_fixes(db, key, day([0.0, 3000.0]), received_at=at(8000))
+    if analysed:
+        db.execute("ANALYZE telemetry")
+    assert queries.stored_by_vehicle(db) is analysed
     small = TripRules(max_fixes_per_batch=10)
     report = build_trips(db_url, small, PROFILE, now=at(9000))
     assert report.vehicles == 3 and report.inserted == 6
