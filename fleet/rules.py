@@ -116,7 +116,7 @@ class TripRules:
     max_fixes_per_batch : int, default 4_000_000
         A run with more new fixes than this (a backfill of months) builds them in slices of
         device time of about this many fixes of all its vehicles (the builder's own slices,
-        of 500,000, are smaller: it reads the next ones while it builds one), each slice in
+        of 250,000, are smaller: it reads the next ones while it builds one), each slice in
         its own transaction, so memory stays bounded (:mod:`fleet.slices`).
 
     Raises
