@@ -652,7 +652,6 @@ def _staging(conn: Conn, columns: Mapping[str, NDArray[Any]]) -> None:
             cols
         )
     )
-    conn.execute("TRUNCATE trips_stage")
     copy_sql = sql.SQL("COPY trips_stage ({}) FROM STDIN").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in TRIP_COLUMNS)
     )
@@ -741,7 +740,8 @@ def upsert_trips(
     rebuilt_until)``, see :func:`delete_missing_trips`), insert new and update changed ones.
 
     A trip identical to its stored row is left alone (same ``trip_id``, same ``built_at``),
-    so a second run over the same data changes nothing.
+    so a second run over the same data changes nothing. Runs in the caller's transaction:
+    the staging table empties when it commits (``ON COMMIT DELETE ROWS``).
 
     Returns
     -------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,7 @@ class Carry:
             f.name: interleave(getattr(track, f.name), getattr(old, f.name))
             for f in dataclasses.fields(Track)
         }
-        merged = sorted(self.events + events, key=lambda e: (e[0], e[1]))
+        merged = sorted(self.events + events, key=itemgetter(0, 1))
         return Track(**cols), merged, own
 
     @classmethod

@@ -721,7 +721,8 @@ def _build_part(
         profile=run.profile,
         select=final,
     )
-    states = vehicle_states(track, seg, run.now_ms, rules, charging)
+    # An earlier slice's states would be overwritten by the last one's: only the last writes.
+    states = vehicle_states(track, seg, run.now_ms, rules, charging) if part.final else None
     health = capacity.advance(
         part.health,
         track.vehicle,
@@ -749,7 +750,8 @@ def _build_part(
             new_closed_until.tolist(),
             [None if r < 0 else r for r in part.received_until.tolist()],
         )
-        q.upsert_vehicle_state(conn, _state_rows(states))
+        if states is not None:
+            q.upsert_vehicle_state(conn, _state_rows(states))
         q.upsert_battery_health(conn, _health_rows(health, cap))
         if flips is not None:
             flips.write(conn)
