@@ -330,12 +330,13 @@ def rebuild_arrivals(conn: Conn) -> list[tuple[int, int, int | None, int]] | Non
         ORDER BY v.vehicle_key
         """
     ).fetchall()
-    if estimate is None or estimate[1] or not rows or not all(r[3] for r in rows):
+    # No estimate yet (never analysed: -1, or 0 rows), or a vehicle without a watermark.
+    if estimate is None or estimate[1] or float(estimate[0]) < max(len(rows), 1):
+        return None
+    if not all(r[3] for r in rows):
         return None
     span = np.array([max(int(r[2]) - int(r[1]), 1) for r in rows], dtype=np.float64)
     counts = np.maximum(np.rint(float(estimate[0]) * span / span.sum()), 1).astype(np.int64)
-    if float(estimate[0]) < len(rows):  # no estimate yet (never analysed)
-        return None
     return [
         (int(r[0]), int(r[1]), None, int(c)) for r, c in zip(rows, counts.tolist(), strict=True)
     ]

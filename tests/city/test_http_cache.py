@@ -187,10 +187,7 @@ def test_plain_requests_are_answered_without_routing(db: psycopg.Connection, db_
     v = vehicle(db)
     trip(db, v, t("2025-03-01T08:00"), rider="a")
     trip(db, v, t("2025-03-01T09:00"), rider="b")
-    config = ServiceConfig(dsn=db_url)
-    cache = FiguresCache(db_url, check_interval_s=3600)
-    cache.index = load_index(db_url)
-    cache.saw(cache.index.version, time.monotonic())
+    config, cache = ServiceConfig(dsn=db_url), fresh_cache(db_url)
     routed: list[str] = []
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
@@ -221,6 +218,14 @@ def test_plain_requests_are_answered_without_routing(db: psycopg.Connection, db_
     assert routed[-1] == "/api/v1/mobility/summary"
 
 
+def fresh_cache(db_url: str) -> FiguresCache:
+    """A figures cache holding the stored trips' index, its version just read."""
+    cache = FiguresCache(db_url, check_interval_s=3600)
+    cache.index = load_index(db_url)
+    cache.saw(cache.index.version, time.monotonic())
+    return cache
+
+
 def test_a_stale_reading_is_read_again_before_the_fast_path(
     db: psycopg.Connection, db_url: str
 ) -> None:
@@ -229,10 +234,7 @@ def test_a_stale_reading_is_read_again_before_the_fast_path(
     changed; after a change the index is older than the version and the application answers."""
     v = vehicle(db)
     trip(db, v, t("2025-03-01T08:00"), rider="a")
-    config = ServiceConfig(dsn=db_url)
-    cache = FiguresCache(db_url, check_interval_s=3600)
-    cache.index = load_index(db_url)
-    cache.saw(cache.index.version, time.monotonic())
+    config, cache = ServiceConfig(dsn=db_url), fresh_cache(db_url)
     routed: list[str] = []
     readings: list[int] = []
     read = cache._read
