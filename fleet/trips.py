@@ -44,7 +44,7 @@ from fleet.battery import energy_kwh
 from fleet.distance import odometer_check
 from fleet.fixes import DROP_REASONS
 from fleet.geofence import Zone, Zones
-from fleet.readers import read_ahead
+from fleet.readers import WriteBehind, read_ahead
 from fleet.rides import Rides, pair_ride_events
 from fleet.rules import TripRules
 from fleet.segmentation import SOURCES, Segmentation, segment
@@ -350,6 +350,7 @@ class _Run:
     zones: Zones
     report: BuildReport
     alerts: AlertRun | None
+    writes: WriteBehind  # each step's writes, on ``conn``
 
 
 @dataclass(frozen=True)
@@ -405,16 +406,19 @@ def _run(
         zones = Zones(
             zone_list if zone_list is not None else [Zone(*z) for z in q.load_zones(conn)]
         )
-        run = _Run(conn, rules, profile, now_ms, zones, report, alerts)
         start = _read_start(rules, conn, pending)
         per_slice = min(rules.max_fixes_per_batch, SLICE_FIXES)
         whole = min(rules.max_fixes_per_batch, READ_AHEAD_FIXES)
-        if int(pending.new_fixes.sum()) <= whole:  # the usual run: one read, one build
-            _build_whole(run, pending, start)
-        elif q.stored_by_vehicle(conn):
-            _build_batches(dsn, run, pending, start, whole)
-        else:
-            _build_slices(dsn, run, pending, start, per_slice)
+        long_run = int(pending.new_fixes.sum()) > whole
+        # A long run writes each step while it builds the next (:class:`WriteBehind`).
+        run = _Run(conn, rules, profile, now_ms, zones, report, alerts, WriteBehind(long_run))
+        with contextlib.closing(run.writes):
+            if not long_run:  # the usual run: one read, one build
+                _build_whole(run, pending, start)
+            elif q.stored_by_vehicle(conn):
+                _build_batches(dsn, run, pending, start, whole)
+            else:
+                _build_slices(dsn, run, pending, start, per_slice)
         report.vehicles = int(pending.vehicles.size)
     with conn.transaction():
         q.mark_offline(conn, now_ms - int(rules.offline_after_s * 1000))
@@ -662,7 +666,7 @@ def _build_part(
     run: _Run, part: _Part, battery_kwh: dict[int, float | None]
 ) -> tuple[NDArray[np.int64], capacity.Health, NDArray[np.int64]]:
     """Build some vehicles from what was read, and write their trips, watermarks and states
-    at once.
+    in one transaction (:attr:`_Run.writes`: in a long run, while the next step is built).
 
     Returns
     -------
@@ -732,31 +736,37 @@ def _build_part(
         new_closed_until,
         rules,
     )
-    flips = (
-        None if run.alerts is None else run.alerts.evaluate(conn, track, seg.reason == 0, vehicles)
-    )
-
-    with conn.transaction():
-        inserted, updated, deleted = q.upsert_trips(
-            conn,
-            frame.columns,
-            vehicles.tolist(),
-            rebuild.tolist(),
-            None if part.final else new_closed_until.tolist(),
-        )
-        q.upsert_watermarks(
-            conn,
-            vehicles.tolist(),
-            new_closed_until.tolist(),
-            [None if r < 0 else r for r in part.received_until.tolist()],
-        )
-        if states is not None:
-            q.upsert_vehicle_state(conn, _state_rows(states))
-        q.upsert_battery_health(conn, _health_rows(health, cap))
-        if flips is not None:
-            flips.write(conn)
-
+    flips = None
+    if run.alerts is not None:
+        run.writes.wait()  # the flips start from the alerts the step before wrote
+        flips = run.alerts.evaluate(conn, track, seg.reason == 0, vehicles)
     report = run.report
+
+    def write() -> None:
+        with conn.transaction():
+            inserted, updated, deleted = q.upsert_trips(
+                conn,
+                frame.columns,
+                vehicles.tolist(),
+                rebuild.tolist(),
+                None if part.final else new_closed_until.tolist(),
+            )
+            q.upsert_watermarks(
+                conn,
+                vehicles.tolist(),
+                new_closed_until.tolist(),
+                [None if r < 0 else r for r in part.received_until.tolist()],
+            )
+            if states is not None:
+                q.upsert_vehicle_state(conn, _state_rows(states))
+            q.upsert_battery_health(conn, _health_rows(health, cap))
+            if flips is not None:
+                flips.write(conn)
+        report.inserted += inserted
+        report.updated += updated
+        report.deleted += deleted
+
+    run.writes.submit(write)
     counts = np.bincount(seg.reason[part.own], minlength=len(DROP_REASONS) + 1)[1:]
     report.fixes += int(part.own.sum())
     for name, c in zip(DROP_REASONS, counts.tolist(), strict=True):
@@ -766,8 +776,5 @@ def _build_part(
     report.trips_closed += int(new.sum())
     if part.final:
         report.trips_open += int(still_open.sum())
-    report.inserted += inserted
-    report.updated += updated
-    report.deleted += deleted
     report.distance_km += float(frame.columns["distance_km"][new].sum())
     return next_from, health, new_closed_until

@@ -1,5 +1,6 @@
-"""``fleet.readers.read_ahead`` against a real PostgreSQL: order, how far ahead it reads,
-errors, and its connections closed."""
+"""``fleet.readers`` against a real PostgreSQL: ``read_ahead``'s order, how far ahead it
+reads, errors, and its connections closed; ``WriteBehind``'s order, one write in flight, and
+a failed write stopping the ones after it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from fleet.readers import read_ahead
+from fleet.readers import WriteBehind, read_ahead
 
 
 def backend(conn: psycopg.Connection[Any], item: int) -> tuple[int, int]:
@@ -84,3 +85,62 @@ def test_each_reader_connection_gets_the_session_settings_once(db_url: str) -> N
     got = list(read_ahead(db_url, read, list(range(12)), readers=2, session=session))
     assert {setting for _, setting in got} == {"off"}
     assert sorted(opened) == sorted({pid for pid, _ in got})  # once per connection
+
+
+def writer_table(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("CREATE TEMP TABLE written (k serial PRIMARY KEY, item int NOT NULL)")
+    conn.commit()
+
+
+def written(conn: psycopg.Connection[Any]) -> list[int]:
+    return [int(r[0]) for r in conn.execute("SELECT item FROM written ORDER BY k").fetchall()]
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_writes_run_in_order_one_at_a_time(db_url: str, background: bool) -> None:
+    """Twelve writes on one connection, each its own transaction: stored in the order
+    submitted; in the background on a thread other than the caller's, inline on the
+    caller's; each write had finished before the next began."""
+    running: list[int] = []
+    threads: set[int] = set()
+    overlapped = []
+    with psycopg.connect(db_url) as conn:
+        writer_table(conn)
+        writes = WriteBehind(background)
+
+        def write(item: int) -> None:
+            overlapped.append(bool(running))
+            running.append(item)
+            threads.add(threading.get_ident())
+            time.sleep(0.01)
+            with conn.transaction():
+                conn.execute("INSERT INTO written (item) VALUES (%s)", (item,))
+            running.remove(item)
+
+        for item in range(12):
+            writes.submit(lambda item=item: write(item))
+        writes.close()
+        assert written(conn) == list(range(12))
+    assert not any(overlapped)
+    assert (threading.get_ident() not in threads) is background
+
+
+def test_a_failed_write_is_raised_and_no_later_write_runs(db_url: str) -> None:
+    """The third write fails: its error comes out of the next submit, whose write never
+    runs, and the two before it are stored."""
+    with psycopg.connect(db_url) as conn:
+        writer_table(conn)
+        writes = WriteBehind()
+
+        def write(item: int) -> None:
+            with conn.transaction():
+                if item == 2:
+                    conn.execute("INSERT INTO no_such_table VALUES (1)")
+                conn.execute("INSERT INTO written (item) VALUES (%s)", (item,))
+
+        for item in range(3):
+            writes.submit(lambda item=item: write(item))
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            writes.submit(lambda: write(3))
+        writes.close()  # nothing left in flight
+        assert written(conn) == [0, 1]

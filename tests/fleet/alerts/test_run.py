@@ -165,3 +165,26 @@ def test_without_a_webhook_alerts_are_stored_and_nothing_is_queued(db_url: str, 
     assert len(alerts(db)) == 1
     assert outbox(db) == []
     assert T0.year == 2026
+
+
+def test_a_build_in_time_slices_stores_the_alerts_of_one_read(db_url: str, db: Any) -> None:
+    """A battery that runs low and is charged again, read in time slices of ten fixes: the
+    alert opens in one slice and clears in a later one, which starts from the alerts the
+    slice before it wrote; the alerts equal those of one read of every fix."""
+    key = vehicle_key(db, "m400")
+    pts = parked(0, 300, soc_pct=30.0) + parked(300, 600, soc_pct=15.0)
+    pts += parked(600, 1200, soc_pct=40.0)
+    store(db, key, pts, 1201)
+
+    def built(rules: TripRules) -> list[tuple[Any, ...]]:
+        build_trips(db_url, rules, None, now=at(1210), alerts=AlertRules())
+        return [(a["kind"], a["opened_at"], a["cleared_at"], a["value"]) for a in alerts(db)]
+
+    whole = built(TripRules())
+    db.execute(
+        "TRUNCATE alerts, alert_watermarks, trips, trip_watermarks, vehicle_state,"
+        " battery_health CASCADE"
+    )
+    assert built(TripRules(max_fixes_per_batch=10)) == whole
+    ((kind, opened, cleared, _),) = whole
+    assert kind == "low_battery" and at(300) <= opened < cleared <= at(720)
