@@ -117,7 +117,8 @@ class TripRules:
         A run with more new fixes than this (a backfill of months) builds them in slices of
         device time of about this many fixes of all its vehicles (the builder's own slices,
         of 250,000, are smaller: it reads the next ones while it builds one), each slice in
-        its own transaction, so memory stays bounded (:mod:`fleet.slices`).
+        its own transaction, so memory stays bounded (:mod:`fleet.slices`); where the rows
+        are stored vehicle after vehicle, in batches of whole vehicles instead.
 
     Raises
     ------
